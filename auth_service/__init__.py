@@ -1,0 +1,65 @@
+"""auth_service: users, passwords, access tokens and rotating refresh tokens."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask
+from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.errors import Unavailable, error_response, register_error_handlers
+from shared.logging import configure_logging, install_request_id
+
+from .config import Config
+from .db import Database
+from .services.passwords import PasswordHasher, ScryptParams
+from .services.rate_limit import LoginRateLimiter, MemoryCounterStore, RedisCounterStore
+from .services.tokens import TokenSettings
+from .state import EXTENSION, AuthState
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """The application. Without a config it reads the environment and, being the
+    process's entry point, also sets up JSON logging."""
+    if config is None:
+        config = Config.from_env()
+        configure_logging("auth_service", config.log_level)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_content_length
+    if config.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trust_proxy, x_proto=config.trust_proxy,
+                                x_host=config.trust_proxy)
+
+    Database(config.database_url).init_app(app)
+    redis_client = (redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2)
+                    if config.redis_url else None)
+    store = RedisCounterStore(redis_client) if redis_client is not None else MemoryCounterStore()
+    app.extensions[EXTENSION] = AuthState(
+        config=config,
+        hasher=PasswordHasher(ScryptParams(config.scrypt_n, config.scrypt_r, config.scrypt_p)),
+        limiter=LoginRateLimiter(store, limit_user=config.login_failure_limit_user,
+                                 limit_ip=config.login_failure_limit_ip, window=config.login_failure_window,
+                                 prefix=config.redis_key_prefix),
+        tokens=TokenSettings(ring=config.key_ring, issuer=config.jwt_issuer, audience=config.jwt_audience,
+                             access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl),
+        redis=redis_client,
+    )
+
+    register_error_handlers(app)
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError):
+        log.error("database error", exc_info=error)
+        return error_response(Unavailable("The database is unavailable."))
+
+    install_request_id(app)
+
+    from .api import register_blueprints
+
+    register_blueprints(app)
+    return app

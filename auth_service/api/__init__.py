@@ -1,0 +1,13 @@
+"""HTTP blueprints: parse and validate input, call a service, serialize."""
+
+from flask import Flask
+
+from .auth import bp as auth_bp
+from .health import bp as health_bp
+from .users import bp as users_bp
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(health_bp)

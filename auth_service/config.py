@@ -1,0 +1,72 @@
+"""The one place auth_service reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from shared import jwt
+from shared.config import ConfigError, env_bool, env_int, env_list, env_str, is_production, key_ring_from_env
+
+DEFAULT_DATABASE_URL = "sqlite:///auth.sqlite3"
+
+
+def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
+    """`DATABASE_URL`; the migrations read it without needing the rest of the config."""
+    return env_str("DATABASE_URL", DEFAULT_DATABASE_URL, env)
+
+
+@dataclass(frozen=True)
+class Config:
+    key_ring: jwt.KeyRing
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    # Prefix of every Redis key this service writes, so it can share a Redis with other services.
+    redis_key_prefix: str = "auth:"
+    jwt_issuer: str = "chat-auth"
+    jwt_audience: str = "chat"
+    allowed_origins: tuple[str, ...] = ()
+    cookie_secure: bool = False
+    app_env: str = "development"
+    log_level: str = "INFO"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    scrypt_n: int = 2**15
+    scrypt_r: int = 8
+    scrypt_p: int = 1
+    login_failure_limit_user: int = 5
+    login_failure_limit_ip: int = 50
+    login_failure_window: int = 900
+    trust_proxy: int = 1
+    max_content_length: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
+            raise ConfigError("PASSWORD_SCRYPT_N must be a power of two greater than 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        source = os.environ if env is None else env
+        return cls(
+            key_ring=key_ring_from_env(source),
+            database_url=database_url_from_env(source),
+            redis_url=env_str("REDIS_URL", "", source) or None,
+            redis_key_prefix=env_str("REDIS_KEY_PREFIX", "auth:", source),
+            jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
+            jwt_audience=env_str("JWT_AUDIENCE", "chat", source),
+            allowed_origins=tuple(env_list("ALLOWED_ORIGINS", "", source)),
+            cookie_secure=env_bool("COOKIE_SECURE", False, source),
+            app_env="production" if is_production(source) else "development",
+            log_level=env_str("LOG_LEVEL", "INFO", source),
+            access_token_ttl=env_int("ACCESS_TOKEN_TTL", 900, source, minimum=1),
+            refresh_token_ttl=env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600, source, minimum=1),
+            scrypt_n=env_int("PASSWORD_SCRYPT_N", 2**15, source, minimum=2),
+            scrypt_r=env_int("PASSWORD_SCRYPT_R", 8, source, minimum=1),
+            scrypt_p=env_int("PASSWORD_SCRYPT_P", 1, source, minimum=1),
+            login_failure_limit_user=env_int("LOGIN_FAILURE_LIMIT_USER", 5, source, minimum=1),
+            login_failure_limit_ip=env_int("LOGIN_FAILURE_LIMIT_IP", 50, source, minimum=1),
+            login_failure_window=env_int("LOGIN_FAILURE_WINDOW", 900, source, minimum=1),
+            trust_proxy=env_int("TRUST_PROXY", 1, source, minimum=0),
+            max_content_length=env_int("MAX_CONTENT_LENGTH", 64 * 1024, source, minimum=1024),
+        )

@@ -1,0 +1,1 @@
+"""Domain logic of auth_service; no Flask request objects in here."""

@@ -1,0 +1,28 @@
+"""What the app builds once at start-up and the blueprints use per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from .config import Config
+from .services.passwords import PasswordHasher
+from .services.rate_limit import LoginRateLimiter
+from .services.tokens import TokenSettings
+
+EXTENSION = "auth_service"
+
+
+@dataclass(frozen=True)
+class AuthState:
+    config: Config
+    hasher: PasswordHasher
+    limiter: LoginRateLimiter
+    tokens: TokenSettings
+    redis: redis.Redis | None
+
+
+def auth_state() -> AuthState:
+    return current_app.extensions[EXTENSION]
