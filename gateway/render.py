@@ -1,0 +1,202 @@
+"""Render the gateway's nginx configuration from `nginx.conf.template`.
+
+Two targets share one template:
+
+- local: the launcher (`stack`) runs nginx unprivileged in the foreground from a
+  prefix directory (`nginx -p DIR -c DIR/nginx.conf -e LOG`), proxying to
+  services on loopback ports, one upstream server per chat instance.
+- compose: the docker-compose network, upstreams by service name. Chat replicas
+  come and go with `--scale`, so nginx (>= 1.27.3) re-resolves the name through
+  Docker's DNS (`resolve` + `zone`). The result is committed as
+  `gateway/nginx.compose.conf`; a test checks it is up to date.
+
+Standard library only, so it runs before any virtualenv exists:
+    python -m gateway.render compose -o gateway/nginx.compose.conf
+    python -m gateway.render local --prefix .run/nginx --port 8080 --auth-port 8001 \
+        --frontend-port 8002 --chat-port 8101 --chat-port 8102 -o .run/nginx/nginx.conf
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+GATEWAY_DIR = Path(__file__).resolve().parent
+TEMPLATE = GATEWAY_DIR / "nginx.conf.template"
+COMPOSE_CONF = GATEWAY_DIR / "nginx.compose.conf"
+
+# The ports the services listen on inside their containers (see each <service>/Dockerfile).
+COMPOSE_PORTS = {"auth_service": 8001, "chat_service": 8100, "web_frontend": 8002}
+COMPOSE_LISTEN_PORT = 8080
+# Docker's embedded DNS server; short validity so new replicas join within seconds.
+DOCKER_RESOLVER = "127.0.0.11"
+
+SECURITY_HEADERS = (
+    'add_header X-Content-Type-Options "nosniff" always;',
+    'add_header X-Frame-Options "DENY" always;',
+    'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+)
+
+PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<name>\w+)\}\}$|\{\{(?P<inline>\w+)\}\}", re.MULTILINE)
+
+
+def _fill(template: str, values: dict[str, str | Sequence[str]]) -> str:
+    """Replace `{{name}}` placeholders.
+
+    A placeholder alone on its line takes a list of lines, each indented like
+    the placeholder; an inline one takes a string. Unknown or unused names are
+    errors, so the template and the renderer cannot drift apart silently.
+    """
+    used: set[str] = set()
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group("name") or match.group("inline")
+        if name not in values:
+            raise KeyError(f"template placeholder {{{{{name}}}}} has no value")
+        used.add(name)
+        value = values[name]
+        if match.group("name"):
+            lines = [value] if isinstance(value, str) else list(value)
+            return "\n".join(match.group("indent") + line if line else "" for line in lines)
+        if not isinstance(value, str):
+            raise TypeError(f"inline placeholder {{{{{name}}}}} needs a string")
+        return value
+
+    rendered = PLACEHOLDER.sub(substitute, template)
+    unused = set(values) - used
+    if unused:
+        raise KeyError(f"values not used by the template: {sorted(unused)}")
+    return rendered
+
+
+def render(values: dict[str, str | Sequence[str]]) -> str:
+    return _fill(TEMPLATE.read_text(encoding="utf-8"), values)
+
+
+def render_local(
+    *,
+    prefix: Path,
+    port: int,
+    auth_port: int,
+    frontend_port: int,
+    chat_ports: Sequence[int],
+    log_dir: Path | None = None,
+    user: str | None = None,
+    host: str = "127.0.0.1",
+    mime_types: str = "/etc/nginx/mime.types",
+) -> str:
+    """The config for an unprivileged nginx run from `prefix` in the foreground.
+
+    `user` is only meaningful when the launcher runs as root: without it nginx
+    would run its workers as `nobody`, which cannot reach a private run directory.
+    """
+    if not chat_ports:
+        raise ValueError("at least one chat port is needed")
+    prefix = Path(prefix).resolve()
+    log_dir = Path(log_dir).resolve() if log_dir else prefix
+    process = [f"user {user};"] if user else []
+    process += [
+        "daemon off;",
+        f"pid {prefix / 'nginx.pid'};",
+        f"error_log {log_dir / 'nginx-error.log'} warn;",
+    ]
+    logs = [f"access_log {log_dir / 'nginx-access.log'} gateway;"] + [
+        f"{kind}_temp_path {prefix / (kind + '_temp')};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    ]
+    return render(
+        {
+            "process": process,
+            "mime_types": mime_types,
+            "logs": logs,
+            "resolver": [],
+            "auth_servers": [f"server {host}:{auth_port};"],
+            "chat_servers": [f"server {host}:{chat_port};" for chat_port in chat_ports],
+            "frontend_servers": [f"server {host}:{frontend_port};"],
+            "listen": [f"listen {host}:{port};"],
+            "security_headers": list(SECURITY_HEADERS),
+        }
+    )
+
+
+def render_compose() -> str:
+    """The config baked into the gateway image (nginx >= 1.27.3 for `resolve`)."""
+
+    def servers(service: str) -> list[str]:
+        return [f"zone {service} 64k;", f"server {service}:{COMPOSE_PORTS[service]} resolve;"]
+
+    return render(
+        {
+            "process": [
+                "user nginx;",
+                "pid /run/nginx.pid;",
+                "error_log /dev/stderr warn;",
+            ],
+            "mime_types": "/etc/nginx/mime.types",
+            "logs": ["access_log /dev/stdout gateway;"],
+            "resolver": [f"resolver {DOCKER_RESOLVER} valid=10s ipv6=off;", "resolver_timeout 5s;"],
+            "auth_servers": servers("auth_service"),
+            "chat_servers": servers("chat_service"),
+            "frontend_servers": servers("web_frontend"),
+            "listen": [f"listen {COMPOSE_LISTEN_PORT};"],
+            "security_headers": list(SECURITY_HEADERS),
+        }
+    )
+
+
+def _write(text: str, output: str | None) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway.render", description=__doc__.split("\n\n")[0])
+    targets = parser.add_subparsers(dest="target", required=True)
+
+    compose = targets.add_parser("compose", help="config for the docker-compose network")
+    compose.add_argument("-o", "--output", help=f"file to write (default stdout; the committed one is {COMPOSE_CONF})")
+    compose.add_argument("--check", action="store_true", help="exit 1 if the committed config is out of date")
+
+    local = targets.add_parser("local", help="config for the local launcher")
+    local.add_argument("--prefix", required=True, type=Path, help="nginx prefix dir (pid, temp paths)")
+    local.add_argument("--log-dir", type=Path, help="where nginx-access.log / nginx-error.log go (default: prefix)")
+    local.add_argument("--port", type=int, default=8080)
+    local.add_argument("--auth-port", type=int, default=8001)
+    local.add_argument("--frontend-port", type=int, default=8002)
+    local.add_argument("--chat-port", type=int, action="append", help="one per chat instance (default 8101)")
+    local.add_argument("--user", help="worker user, only when nginx starts as root")
+    local.add_argument("-o", "--output", help="file to write (default stdout)")
+
+    args = parser.parse_args(argv)
+    if args.target == "compose":
+        text = render_compose()
+        if args.check:
+            if COMPOSE_CONF.read_text(encoding="utf-8") != text:
+                print(f"{COMPOSE_CONF} is out of date: run `python -m gateway.render compose -o {COMPOSE_CONF}`",
+                      file=sys.stderr)
+                return 1
+            return 0
+        _write(text, args.output)
+    else:
+        _write(
+            render_local(
+                prefix=args.prefix,
+                port=args.port,
+                auth_port=args.auth_port,
+                frontend_port=args.frontend_port,
+                chat_ports=args.chat_port or [8101],
+                log_dir=args.log_dir,
+                user=args.user,
+            ),
+            args.output,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

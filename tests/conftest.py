@@ -1,0 +1,98 @@
+"""Fixtures that start the real product (nginx + gunicorn processes) on free loopback ports.
+
+- `live_stack`: one stack for the whole session -- gateway, auth, one chat instance,
+  frontend; SQLite files in a temporary run directory, no Redis.
+- `start_stack(chat_instances=1, postgres=False, redis=False, env=None)`: a context
+  manager for tests that need PostgreSQL, Redis, several chat instances or other settings:
+
+      with start_stack(chat_instances=2, postgres=True, redis=True) as stack:
+          requests.get(stack.url + "/api/healthz")
+          stack.stop_chat(1, signal.SIGKILL); stack.start_chat(1)
+
+A missing nginx, PostgreSQL or Redis skips locally and fails in CI (shared.testing).
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from shared.testing import free_port, require_executable, require_redis, temporary_postgres_database
+from stack import Stack
+
+# Cheap password hashing and generous login limits: the suite logs in a lot from one address.
+TEST_ENV = {
+    "PASSWORD_SCRYPT_N": "1024",
+    "LOGIN_FAILURE_LIMIT_IP": "1000",
+}
+
+
+def isolated_redis_url() -> tuple[str, dict[str, str]]:
+    """A Redis URL on a random database plus per-stack key/channel names.
+
+    Pub/Sub channels are global to a Redis server (not per database), so parallel
+    stacks (other test runs, benchmarks) also get their own Socket.IO channel.
+    """
+    parts = urlsplit(require_redis())
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{1 + secrets.randbelow(15)}", parts.query, ""))
+    tag = secrets.token_hex(4)
+    return url, {"SOCKETIO_CHANNEL": f"test-socketio-{tag}", "REDIS_KEY_PREFIX": f"test-{tag}:"}
+
+
+@contextmanager
+def running_stack(
+    run_dir,
+    *,
+    chat_instances: int = 1,
+    postgres: bool = False,
+    redis: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
+    require_executable("nginx")
+    with ExitStack() as resources:
+        databases = {}
+        if postgres:
+            databases = {
+                "auth_database_url": resources.enter_context(temporary_postgres_database("stack_auth")),
+                "chat_database_url": resources.enter_context(temporary_postgres_database("stack_chat")),
+            }
+        redis_url, redis_env = (None, {})
+        if redis or chat_instances > 1:
+            redis_url, redis_env = isolated_redis_url()
+        stack = Stack(
+            run_dir,
+            gateway_port=free_port(),
+            auth_port=free_port(),
+            frontend_port=free_port(),
+            chat_ports=[free_port() for _ in range(chat_instances)],
+            chat_instances=chat_instances,
+            redis_url=redis_url,
+            env={**TEST_ENV, **redis_env, **(env or {})},
+            die_with_parent=True,
+            **databases,
+        )
+        stack.start()
+        resources.callback(stack.stop)
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def start_stack(tmp_path_factory):
+    """Factory: `with start_stack(chat_instances=2, redis=True, env={...}) as stack: ...`."""
+
+    def start(chat_instances: int = 1, postgres: bool = False, redis: bool = False,
+              env: Mapping[str, str] | None = None):
+        return running_stack(tmp_path_factory.mktemp("stack"), chat_instances=chat_instances,
+                             postgres=postgres, redis=redis, env=env)
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def live_stack(start_stack) -> Iterator[Stack]:
+    with start_stack() as stack:
+        yield stack

@@ -1,0 +1,227 @@
+"""What the nginx gateway adds: WebSocket upgrade, sticky long-polling, headers, limits."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import socketio
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+
+pytestmark = pytest.mark.system
+
+PASSWORD = "correct horse battery"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+
+def new_user(base: str, prefix: str) -> dict:
+    """Register a user and return {username, token, headers}."""
+    username = f"{prefix}_{secrets.token_hex(4)}"
+    created = requests.post(f"{base}/auth/register", timeout=10, json={
+        "username": username, "email": f"{username}@example.com", "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    issued = requests.post(f"{base}/auth/token", json={"username": username, "password": PASSWORD}, timeout=10)
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+    return {"username": username, "token": token, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+def befriend(base: str, alice: dict, bob: dict) -> int:
+    """Make alice and bob friends; return their direct conversation id."""
+    asked = requests.post(f"{base}/api/friend-requests", json={"username": bob["username"]},
+                          headers=alice["headers"], timeout=10)
+    assert asked.status_code == 201, asked.text
+    accepted = requests.post(f"{base}/api/friend-requests/{asked.json()['request']['id']}/accept",
+                             headers=bob["headers"], timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    return accepted.json()["conversation_id"]
+
+
+class Inbox:
+    """Collects `message` events of one Socket.IO client."""
+
+    def __init__(self, client: socketio.Client) -> None:
+        self.texts: list[str] = []
+        self.arrived = threading.Event()
+        client.on("message", self._on_message)
+
+    def _on_message(self, message: dict) -> None:
+        self.texts.append(message["text"])
+        self.arrived.set()
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.texts and time.monotonic() < deadline:
+            self.arrived.wait(0.1)
+            self.arrived.clear()
+        assert text in self.texts, f"{text!r} not received; got {self.texts}"
+
+
+def connect(base: str, user: dict, transport: str) -> tuple[socketio.Client, Inbox]:
+    client = socketio.Client(reconnection=False)
+    inbox = Inbox(client)
+    client.connect(base, transports=[transport], auth={"token": user["token"]}, wait_timeout=10)
+    return client, inbox
+
+
+def test_websocket_upgrade_reaches_chat(live_stack):
+    base = live_stack.url
+    alice, bob = new_user(base, "ws_alice"), new_user(base, "ws_bob")
+    conversation_id = befriend(base, alice, bob)
+
+    client, inbox = connect(base, bob, "websocket")
+    try:
+        assert client.transport() == "websocket"
+        text = f"over websocket {secrets.token_hex(3)}"
+        sent = requests.post(f"{base}/api/conversations/{conversation_id}/messages",
+                             json={"text": text, "client_id": secrets.token_hex(8)}, headers=alice["headers"],
+                             timeout=10)
+        assert sent.status_code == 201, sent.text
+        inbox.wait_for(text)
+
+        ack = client.call("send", {"conversation_id": conversation_id, "text": "reply", "client_id": "r-1"},
+                          timeout=10)
+        assert ack["ok"] is True and ack["message"]["text"] == "reply"
+    finally:
+        client.disconnect()
+
+
+def test_socket_without_a_token_is_refused(live_stack):
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError, match="unauthorized"):
+        client.connect(live_stack.url, transports=["websocket"], wait_timeout=10)
+
+
+@pytest.fixture(scope="module")
+def two_instance_stack(start_stack):
+    with start_stack(chat_instances=2, postgres=True, redis=True) as stack:
+        yield stack
+
+
+def engineio_handshake(session: requests.Session, base: str) -> str:
+    response = session.get(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return re.search(r'"sid":"([^"]+)"', response.text).group(1)
+
+
+def post_pong(session: requests.Session, base: str, sid: str) -> int:
+    """A no-op packet; only the instance that owns `sid` accepts it (the others answer 400)."""
+    return session.post(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling", "sid": sid},
+                        data="3", headers={"Content-Type": "text/plain;charset=UTF-8"}, timeout=10).status_code
+
+
+def test_route_cookie_keeps_long_polling_on_one_instance(two_instance_stack):
+    base = two_instance_stack.url
+    session = requests.Session()
+    sid = engineio_handshake(session, base)
+    route = session.cookies.get("route")
+    assert route, "the gateway must set the route cookie on /socket.io/"
+    assert [post_pong(session, base, sid) for _ in range(10)] == [200] * 10
+
+    # Control: without the cookie each request hashes anew and some land on the other instance.
+    statuses = [post_pong(requests.Session(), base, sid) for _ in range(12)]
+    assert 400 in statuses, "both chat instances should receive traffic when no route is pinned"
+
+
+def test_long_polling_clients_chat_across_two_instances(two_instance_stack):
+    base = two_instance_stack.url
+    alice, bob = new_user(base, "poll_alice"), new_user(base, "poll_bob")
+    conversation_id = befriend(base, alice, bob)
+    clients = []
+    try:
+        # Several connections per user so that, with random routes, both instances serve someone.
+        for user in (alice, bob, alice, bob):
+            clients.append(connect(base, user, "polling"))
+        for client, _ in clients:
+            assert client.transport() == "polling"
+        text = f"across instances {secrets.token_hex(3)}"
+        ack = clients[0][0].call("send", {"conversation_id": conversation_id, "text": text,
+                                          "client_id": secrets.token_hex(8)}, timeout=10)
+        assert ack["ok"] is True, ack
+        for _, inbox in clients:
+            inbox.wait_for(text)
+    finally:
+        for client, _ in clients:
+            client.disconnect()
+
+
+def test_security_headers_on_every_route(live_stack):
+    base = live_stack.url
+    session = requests.Session()
+    for path in ("/", "/healthz", "/auth/me", "/auth/healthz", "/api/healthz", "/api/friends",
+                 "/socket.io/?EIO=4&transport=polling"):
+        response = session.get(base + path, timeout=10, allow_redirects=False)
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, (path, name, response.headers)
+        assert response.headers.get("Server", "nginx") == "nginx", "nginx must not reveal its version"
+
+
+def test_route_cookie_attributes(live_stack):
+    response = requests.get(f"{live_stack.url}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=10)
+    cookie = next(h for h in response.raw.headers.getlist("Set-Cookie") if h.startswith("route="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+
+
+def test_request_id_from_the_gateway_reaches_the_service(live_stack):
+    response = requests.get(f"{live_stack.url}/auth/healthz", timeout=10)
+    request_id = response.headers.get("X-Request-ID")
+    assert request_id and re.fullmatch(r"[0-9a-f]{32}", request_id)
+    access_log = Path(live_stack.log_dir, "nginx-access.log").read_text()
+    assert f'"request_id":"{request_id}"' in access_log
+
+
+def test_body_over_the_limit_is_refused_with_413(live_stack):
+    response = requests.post(f"{live_stack.url}/api/conversations", data=b"x" * (2 * 1024 * 1024),
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_text_responses_are_compressed(live_stack):
+    response = requests.get(f"{live_stack.url}/auth/openapi.json", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    if response.status_code != 200:
+        pytest.skip("auth_service serves no OpenAPI document to compress")
+    assert response.headers.get("Content-Encoding") == "gzip"
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connect from a chosen loopback address (all of 127.0.0.0/8 reaches the gateway)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, connections, maxsize, block=False, **kwargs):
+        self.poolmanager = PoolManager(num_pools=connections, maxsize=maxsize, block=block,
+                                       source_address=(self.source, 0), **kwargs)
+
+
+def client_from(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", SourceAddressAdapter(address))
+    return session
+
+
+def test_client_address_reaches_auth_through_x_forwarded_for(start_stack):
+    """The per-address login limit sees the real client, not the gateway, and a forged header doesn't help."""
+    with start_stack(redis=True, env={"LOGIN_FAILURE_LIMIT_IP": "3", "LOGIN_FAILURE_LIMIT_USER": "100"}) as stack:
+        attacker, bystander = client_from("127.0.0.2"), client_from("127.0.0.3")
+        statuses = []
+        for attempt in range(6):
+            statuses.append(attacker.post(
+                f"{stack.url}/auth/login", json={"username": f"nobody{attempt}", "password": "wrong password"},
+                headers={"X-Forwarded-For": f"198.51.100.{attempt}"}, timeout=10).status_code)
+        assert statuses[:3] == [401, 401, 401] and statuses[-1] == 429, statuses
+        bystander_try = bystander.post(f"{stack.url}/auth/login",
+                                       json={"username": "nobody", "password": "wrong password"}, timeout=10)
+        assert bystander_try.status_code == 401
