@@ -9,11 +9,21 @@ from sqlalchemy.orm import Session, sessionmaker
 EXTENSION = "auth_service.db"
 
 
+def make_engine(url: str, **options) -> Engine:
+    """An engine for `url`; a bare `postgresql://` URL gets the pinned psycopg2 driver
+    (SQLAlchemy 2.1 would otherwise pick psycopg 3, which is not installed)."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in {"postgres", "postgresql"}:
+        url = f"postgresql+psycopg2{sep}{rest}"
+    engine = create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+    return engine
+
+
 class Database:
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_foreign_keys)
+        self.engine = make_engine(url, pool_pre_ping=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def init_app(self, app: Flask) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import pool
 
 from auth_service.config import database_url_from_env
+from auth_service.db import make_engine
 from auth_service.models import Base
 
 config = context.config
@@ -21,7 +22,7 @@ VERSION_TABLE = "auth_alembic_version"
 
 def run_migrations_online() -> None:
     url = config.attributes.get("database_url") or database_url_from_env()
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bring the schema up to date, then serve. exec: gunicorn becomes PID 1 and gets the signals.
+set -e
+python -m auth_service.migrate
+exec gunicorn -b "0.0.0.0:${PORT:-8001}" -w 2 -k gthread --threads 4 auth_service.wsgi:app
