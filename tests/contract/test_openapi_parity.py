@@ -1,0 +1,47 @@
+"""Each service's OpenAPI document is valid and lists exactly the routes the service has."""
+
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+
+from .openapi_documents import SERVICES, app_operations, create_test_app, document_operations, load_document
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_document_is_valid_openapi_3_1(service):
+    document = load_document(service)
+    assert document["openapi"].startswith("3.1.")
+    validate(document)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_is_documented_and_every_documented_route_exists(service):
+    served = app_operations(create_test_app(service))
+    documented = document_operations(load_document(service))
+    assert sorted(served - documented) == [], "routes missing from the document"
+    assert sorted(documented - served) == [], "documented routes the service does not have"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_documents_its_errors_with_the_envelope(service):
+    document = load_document(service)
+    error_responses = document["components"]["responses"]
+    for name, response in error_responses.items():
+        schema = response["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Error"}, name
+    envelope = document["components"]["schemas"]["Error"]
+    assert envelope["required"] == ["error"]
+    assert envelope["properties"]["error"]["required"] == ["code", "message"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert response.get("$ref", "").startswith("#/components/responses/"), (method, path, status)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_document_declares_cookie_and_bearer_authentication(service):
+    schemes = load_document(service)["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert schemes["cookieAuth"] == {**schemes["cookieAuth"], "type": "apiKey", "in": "cookie", "name": "access_token"}
