@@ -1,0 +1,51 @@
+"""web_frontend: the browser chat, server-rendered pages over auth_service and chat_service.
+
+Pages are rendered from backend calls made with the browser's tokens; the live
+parts (messages, typing, presence) run in the browser over Socket.IO.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from shared.logging import configure_logging, install_request_id
+
+from . import assets, backends, csrf, errors
+from .clients.auth import AuthClient
+from .clients.chat import ChatClient
+from .config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        FRONTEND=config,
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_NAME="web_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+    )
+    configure_logging("web_frontend", config.log_level)
+    app.extensions["backends"] = backends.Backends(
+        auth=AuthClient(config.auth_service_url, config.request_timeout),
+        chat=ChatClient(config.chat_service_url, config.request_timeout),
+    )
+
+    install_request_id(app)
+    csrf.install(app)
+    backends.install(app)
+    assets.install(app)
+    errors.register(app)
+
+    from .views import accounts, chat, friends, health
+
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(chat.bp)
+    app.register_blueprint(friends.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,352 @@
+// One open conversation: history with paging, live messages, sending with retry, typing and "seen".
+import { api } from "./api.js";
+import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
+import { isOnline, onPresenceChange } from "./presence.js";
+
+const PAGE_SIZE = 50;
+const TYPING_THROTTLE_MS = 2500;
+const TYPING_SHOWN_MS = 4000;
+const NEAR_BOTTOM_PX = 80;
+
+export class ConversationView {
+  constructor({ root, connection, me, conversation, messages, hasMore, onRead }) {
+    this.connection = connection;
+    this.me = me;
+    this.conversation = conversation;
+    this.id = conversation.id;
+    this.hasMore = hasMore;
+    this.onRead = onRead;
+    this.byId = new Map();       // message id -> <li>
+    this.pending = new Map();    // client_id -> {text, node}
+    this.seenUpTo = 0;           // highest message id another member has read
+    this.lastReadSent = 0;
+    this.lastTypingSent = 0;
+    this.typers = new Map();     // username -> timer
+    this.loadingOlder = false;
+
+    this.scroller = root.querySelector("#message-scroller");
+    this.list = root.querySelector("#message-list");
+    this.empty = root.querySelector("#messages-empty");
+    this.historyStatus = root.querySelector("#history-status");
+    this.typing = root.querySelector("#typing-indicator");
+    this.form = root.querySelector("#composer");
+    this.input = root.querySelector("#composer-text");
+
+    this.renderHeader(root);
+    onPresenceChange(() => this.renderHeader(root));
+    for (const message of messages) this.add(message);
+    this.updateEmpty();
+    this.updateHistoryStatus();
+    this.scrollToBottom();
+    this.bindEvents();
+    this.fillViewport();
+    this.markReadIfVisible();
+  }
+
+  // ----- rendering -----
+  renderHeader(root) {
+    const title = conversationTitle(this.conversation, this.me);
+    const partner = directPartner(this.conversation, this.me);
+    root.querySelector("#conversation-title").textContent = title;
+    const avatarNode = root.querySelector("#conversation-avatar");
+    avatarNode.textContent = title.slice(0, 1).toUpperCase();
+    const subtitle = partner
+      ? (isOnline(partner.id) ? "Online" : "Offline")
+      : `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
+    root.querySelector("#conversation-subtitle").textContent = subtitle;
+    document.title = `${title} · Parley`;
+  }
+
+  messageNode(message, { mine, pending }) {
+    const showSender = !mine && this.conversation.kind === "group";
+    const status = el("span", { className: "message-status" });
+    const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
+      showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
+      el("div", { className: "bubble", text: message.text }),
+      el("span", { className: "message-meta" }, [
+        el("time", { text: message.created_at ? messageTime(message.created_at) : "",
+          attrs: { datetime: message.created_at || null } }),
+        status,
+      ]),
+    ]);
+    if (message.id) node.dataset.id = String(message.id);
+    if (message.client_id) node.dataset.clientId = message.client_id;
+    return node;
+  }
+
+  // Confirmed messages stay in id order; pending ones stay below them.
+  insert(node, id) {
+    let before = null;
+    for (const child of this.list.children) {
+      const childId = Number(child.dataset.id || 0);
+      if (!child.dataset.id || childId > id) { before = child; break; }
+    }
+    this.list.insertBefore(node, before);
+  }
+
+  add(message) {
+    if (this.byId.has(message.id)) return false;
+    const mine = message.sender.id === this.me.id;
+    const pending = mine && message.client_id ? this.pending.get(message.client_id) : null;
+    if (pending) {
+      this.confirm(pending, message);
+      return true;
+    }
+    const node = this.messageNode(message, { mine, pending: false });
+    this.byId.set(message.id, node);
+    this.insert(node, message.id);
+    if (mine) this.updateStatuses();
+    return true;
+  }
+
+  confirm(pending, message) {
+    this.pending.delete(message.client_id);
+    const fresh = this.messageNode(message, { mine: true, pending: false });
+    pending.node.replaceWith(fresh);
+    this.byId.set(message.id, fresh);
+    // The ack may arrive after later messages: put it where its id belongs.
+    fresh.remove();
+    this.insert(fresh, message.id);
+    this.updateStatuses();
+  }
+
+  // Only my latest message carries a status line: Sending / Sent / Seen / Failed.
+  updateStatuses() {
+    const mine = [...this.list.querySelectorAll(".message.mine")];
+    let latestConfirmed = null;
+    for (const node of mine) {
+      const status = node.querySelector(".message-status");
+      if (node.classList.contains("failed")) continue;
+      if (node.classList.contains("pending")) { status.textContent = "Sending…"; continue; }
+      status.textContent = "";
+      status.classList.remove("seen");
+      latestConfirmed = node;
+    }
+    if (latestConfirmed && !latestConfirmed.nextElementSibling?.classList.contains("pending")) {
+      const status = latestConfirmed.querySelector(".message-status");
+      const seen = Number(latestConfirmed.dataset.id) <= this.seenUpTo;
+      status.textContent = seen ? "Seen" : "Sent";
+      status.classList.toggle("seen", seen);
+    }
+  }
+
+  updateEmpty() {
+    this.empty.hidden = this.list.children.length > 0;
+  }
+
+  updateHistoryStatus() {
+    if (this.loadingOlder) this.historyStatus.textContent = "Loading earlier messages…";
+    else if (!this.hasMore && this.byId.size) this.historyStatus.textContent = "This is the beginning of the conversation.";
+    else this.historyStatus.textContent = "";
+  }
+
+  firstId() {
+    return Math.min(...this.byId.keys());
+  }
+
+  lastId() {
+    return this.byId.size ? Math.max(...this.byId.keys()) : 0;
+  }
+
+  nearBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  // ----- user actions -----
+  bindEvents() {
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener("input", () => {
+      this.autosize();
+      const now = Date.now();
+      if (this.input.value.trim() && now - this.lastTypingSent > TYPING_THROTTLE_MS) {
+        this.lastTypingSent = now;
+        this.connection.emit("typing", { conversation_id: this.id }, 3000);
+      }
+    });
+    this.scroller.addEventListener("scroll", () => {
+      if (this.scroller.scrollTop < NEAR_BOTTOM_PX) this.loadOlder();
+      if (this.nearBottom()) this.markReadIfVisible();
+    });
+    document.addEventListener("visibilitychange", () => this.markReadIfVisible());
+    window.addEventListener("focus", () => this.markReadIfVisible());
+  }
+
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
+  }
+
+  submit() {
+    const text = this.input.value;
+    if (!text.trim()) return;
+    this.input.value = "";
+    this.autosize();
+    this.input.focus();
+    const clientId = newClientId();
+    const node = this.messageNode({ text, client_id: clientId, sender: this.me }, { mine: true, pending: true });
+    const pending = { text, clientId, node };
+    this.pending.set(clientId, pending);
+    this.list.append(node);
+    this.updateEmpty();
+    this.updateStatuses();
+    this.scrollToBottom();
+    this.deliver(pending);
+  }
+
+  // Send over the socket; if that is down, slow or refused for auth, send the same
+  // client_id over REST: the server answers with the already-stored message, never a second one.
+  async deliver(pending) {
+    const body = { conversation_id: this.id, text: pending.text, client_id: pending.clientId };
+    let result = await this.connection.emit("send", body);
+    if (!result.ok && ["offline", "timeout", "unauthorized", "bad_ack"].includes(result.error?.code)) {
+      if (result.error.code === "unauthorized") this.connection.reconnect();
+      try {
+        const data = await api(`/api/conversations/${this.id}/messages`, {
+          method: "POST", body: { text: pending.text, client_id: pending.clientId },
+        });
+        result = { ok: true, message: data.message };
+      } catch (error) {
+        result = { ok: false, error: { code: error.code, message: error.message } };
+      }
+    }
+    if (!this.pending.has(pending.clientId)) return; // the live event confirmed it already
+    if (result.ok) {
+      this.confirm(pending, result.message);
+      this.onRead(this.id);
+    } else {
+      this.fail(pending, result.error?.message || "Not sent.");
+    }
+  }
+
+  fail(pending, reason) {
+    const { node } = pending;
+    node.classList.remove("pending");
+    node.classList.add("failed");
+    const status = node.querySelector(".message-status");
+    const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
+    status.replaceChildren(`Not sent: ${reason} `, retry);
+    retry.addEventListener("click", () => {
+      node.classList.remove("failed");
+      node.classList.add("pending");
+      status.textContent = "Sending…";
+      this.deliver(pending);
+      this.input.focus();
+    });
+    announce(`Message not sent: ${reason}`);
+  }
+
+  // ----- live events -----
+  onMessage(message) {
+    if (message.conversation_id !== this.id) return;
+    const stick = this.nearBottom();
+    if (!this.add(message)) return;
+    this.updateEmpty();
+    if (message.sender.id !== this.me.id) {
+      this.stopTyping(message.sender.username);
+      announce(`${message.sender.username}: ${message.text}`);
+    }
+    if (stick || message.sender.id === this.me.id) this.scrollToBottom();
+    this.markReadIfVisible();
+  }
+
+  onTyping({ conversation_id: conversationId, user }) {
+    if (conversationId !== this.id || !user || user.id === this.me.id) return;
+    clearTimeout(this.typers.get(user.username));
+    this.typers.set(user.username, setTimeout(() => this.stopTyping(user.username), TYPING_SHOWN_MS));
+    this.renderTyping();
+  }
+
+  stopTyping(username) {
+    clearTimeout(this.typers.get(username));
+    this.typers.delete(username);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typers.keys()];
+    this.typing.textContent = names.length === 0 ? ""
+      : names.length === 1 ? `${names[0]} is typing...` : `${names.join(", ")} are typing...`;
+  }
+
+  onReadEvent({ conversation_id: conversationId, user_id: userId, message_id: messageId }) {
+    if (conversationId !== this.id || userId === this.me.id) return;
+    if (messageId > this.seenUpTo) {
+      this.seenUpTo = messageId;
+      this.updateStatuses();
+    }
+  }
+
+  markReadIfVisible() {
+    const last = this.lastId();
+    if (!last || last <= this.lastReadSent || document.visibilityState !== "visible" || !this.nearBottom()) return;
+    this.lastReadSent = last;
+    this.connection.emit("read", { conversation_id: this.id, message_id: last }, 5000).then((ack) => {
+      if (!ack.ok) this.lastReadSent = 0; // try again on the next chance
+    });
+    this.onRead(this.id);
+  }
+
+  // ----- history -----
+  async loadOlder() {
+    if (!this.hasMore || this.loadingOlder || !this.byId.size) return;
+    this.loadingOlder = true;
+    this.updateHistoryStatus();
+    try {
+      const data = await api(`/api/conversations/${this.id}/messages?before=${this.firstId()}&limit=${PAGE_SIZE}`);
+      const previousHeight = this.scroller.scrollHeight;
+      const previousTop = this.scroller.scrollTop;
+      for (const message of data.messages) this.add(message);
+      this.hasMore = Boolean(data.has_more);
+      this.scroller.scrollTop = previousTop + (this.scroller.scrollHeight - previousHeight);
+    } catch {
+      // Leave hasMore as it was; scrolling up again retries.
+    } finally {
+      this.loadingOlder = false;
+      this.updateHistoryStatus();
+    }
+  }
+
+  // Short histories may not fill the screen, leaving nothing to scroll: load until they do.
+  async fillViewport() {
+    while (this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight + NEAR_BOTTOM_PX) {
+      const before = this.byId.size;
+      await this.loadOlder();
+      if (this.byId.size === before) break;
+    }
+  }
+
+  // After a reconnect: everything after the newest message we have, deduplicated by id.
+  async catchUp() {
+    try {
+      let hasMore = true;
+      while (hasMore) {
+        const after = this.lastId();
+        const query = after ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
+        const data = await api(`/api/conversations/${this.id}/messages?${query}`);
+        const stick = this.nearBottom();
+        let added = 0;
+        for (const message of data.messages) if (this.add(message)) added += 1;
+        this.updateEmpty();
+        if (stick) this.scrollToBottom();
+        hasMore = Boolean(after && data.has_more && added);
+      }
+      this.markReadIfVisible();
+    } catch {
+      // Still offline: the next reconnect catches up.
+    }
+  }
+}

@@ -1,0 +1,117 @@
+// The conversation list: newest activity first, last message preview, unread badge, online dot.
+import { api } from "./api.js";
+import { avatar, conversationTitle, directPartner, el, shortTime } from "./dom.js";
+import { isOnline, presenceDot } from "./presence.js";
+
+const activity = (c) => Date.parse((c.last_message && c.last_message.created_at) || c.created_at) || 0;
+
+export class Sidebar {
+  constructor({ list, empty, me, conversations, openId }) {
+    this.list = list;
+    this.empty = empty;
+    this.me = me;
+    this.openId = openId;
+    this.conversations = new Map(conversations.map((c) => [c.id, c]));
+    this.render();
+  }
+
+  has(conversationId) {
+    return this.conversations.has(conversationId);
+  }
+
+  get(conversationId) {
+    return this.conversations.get(conversationId);
+  }
+
+  upsert(conversation) {
+    const known = this.conversations.get(conversation.id);
+    this.conversations.set(conversation.id, { ...known, ...conversation });
+    this.render();
+  }
+
+  async ensure(conversationId) {
+    if (this.has(conversationId)) return;
+    try {
+      const { conversation } = await api(`/api/conversations/${conversationId}`);
+      this.upsert(conversation);
+    } catch {
+      // It will appear on the next reload; nothing to show the user here.
+    }
+  }
+
+  // A new message anywhere: move its conversation to the top, update preview and unread count.
+  onMessage(message, { readingNow }) {
+    const conversation = this.conversations.get(message.conversation_id);
+    if (!conversation) {
+      this.ensure(message.conversation_id);
+      return;
+    }
+    const last = conversation.last_message;
+    if (!last || last.id < message.id) conversation.last_message = message;
+    if (message.sender.id !== this.me.id && !readingNow && (!last || last.id < message.id)) {
+      conversation.unread_count = (conversation.unread_count || 0) + 1;
+    }
+    this.render();
+  }
+
+  markRead(conversationId) {
+    const conversation = this.conversations.get(conversationId);
+    if (conversation && conversation.unread_count) {
+      conversation.unread_count = 0;
+      this.render();
+    }
+  }
+
+  async reload() {
+    try {
+      const { conversations } = await api("/api/conversations");
+      this.conversations = new Map(conversations.map((c) => [c.id, c]));
+      if (this.openId) this.markRead(this.openId);
+      this.render();
+    } catch {
+      // Offline again; the next reconnect reloads.
+    }
+  }
+
+  render() {
+    const sorted = [...this.conversations.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
+    const focused = this.list.contains(document.activeElement)
+      ? document.activeElement.closest("[data-conversation-id]").dataset.conversationId : null;
+    this.list.replaceChildren(...sorted.map((c) => this.item(c)));
+    if (focused) this.list.querySelector(`[data-conversation-id="${focused}"] a`)?.focus();
+    this.empty.hidden = sorted.length > 0;
+  }
+
+  item(conversation) {
+    const title = conversationTitle(conversation, this.me);
+    const partner = directPartner(conversation, this.me);
+    const last = conversation.last_message;
+    const unread = conversation.id === this.openId ? 0 : conversation.unread_count || 0;
+    let preview = "No messages yet";
+    if (last) {
+      const who = last.sender.id === this.me.id ? "You: " : conversation.kind === "group" ? `${last.sender.username}: ` : "";
+      preview = who + last.text.replace(/\s+/g, " ");
+    }
+    const label = [title, partner && isOnline(partner.id) ? "online" : null, unread ? `${unread} unread` : null]
+      .filter(Boolean).join(", ");
+    const link = el("a", {
+      attrs: { href: `/chat/${conversation.id}`, "aria-current": conversation.id === this.openId ? "page" : null,
+        "aria-label": `${label}. ${preview}` },
+    }, [
+      avatar(title, partner ? [presenceDot(partner.id)] : []),
+      el("span", { className: "conversation-body" }, [
+        el("span", { className: "conversation-top" }, [
+          el("span", { className: "conversation-name", text: title }),
+          el("time", { className: "conversation-time", text: shortTime(last ? last.created_at : conversation.created_at),
+            attrs: { datetime: last ? last.created_at : conversation.created_at } }),
+        ]),
+        el("span", { className: "conversation-bottom" }, [
+          el("span", { className: "conversation-preview", text: preview }),
+          unread ? el("span", { className: "badge", text: String(unread) }) : null,
+        ]),
+      ]),
+    ]);
+    return el("li", { className: `conversation-item${unread ? " unread" : ""}`,
+      dataset: { conversationId: String(conversation.id) } }, [link]);
+  }
+}

@@ -1,0 +1,90 @@
+// The one Socket.IO connection of a page: same origin (/socket.io/ through the gateway), cookie auth.
+// Shows when it is offline, refreshes the access token once when the server refuses it,
+// and tells listeners when it has come back so they can fetch what they missed.
+import { goToLogin, refreshSession } from "./api.js";
+
+const OFFLINE_LABEL_DELAY_MS = 1500;
+
+export function connectSocket() {
+  const status = document.getElementById("connection-status");
+  const socket = window.io({ path: "/socket.io/", withCredentials: true });
+  const reconnectListeners = new Set();
+  let everConnected = false;
+  let refreshedForThisAttempt = false;
+  let offlineTimer = null;
+
+  function showStatus(state) {
+    if (!status) return;
+    clearTimeout(offlineTimer);
+    if (state === "online") {
+      status.hidden = true;
+      status.textContent = "";
+      return;
+    }
+    // A short blip (or the first connection) should not flash a warning.
+    offlineTimer = setTimeout(() => {
+      status.hidden = false;
+      status.dataset.state = "offline";
+      status.textContent = navigator.onLine === false ? "Offline" : "Reconnecting…";
+    }, OFFLINE_LABEL_DELAY_MS);
+  }
+
+  async function reauthenticateAndConnect() {
+    if (refreshedForThisAttempt) {
+      goToLogin();
+      return;
+    }
+    refreshedForThisAttempt = true;
+    const outcome = await refreshSession();
+    if (outcome === "denied") goToLogin();
+    else if (outcome === "ok") socket.connect();
+    else setTimeout(() => socket.connect(), 2000);
+  }
+
+  socket.on("connect", () => {
+    refreshedForThisAttempt = false;
+    showStatus("online");
+    if (everConnected) for (const listener of reconnectListeners) listener();
+    everConnected = true;
+  });
+
+  socket.on("connect_error", (error) => {
+    showStatus("offline");
+    if (error && error.message === "unauthorized") {
+      reauthenticateAndConnect();
+    } else if (!socket.active) {
+      // Refused for another reason: the client will not retry on its own.
+      setTimeout(() => socket.connect(), 3000);
+    }
+  });
+
+  socket.on("disconnect", (reason) => {
+    showStatus("offline");
+    // The server closed the socket (for example when the access token expired);
+    // the client does not reconnect by itself after that.
+    if (reason === "io server disconnect") reauthenticateAndConnect();
+  });
+
+  return {
+    socket,
+    on: (event, handler) => socket.on(event, handler),
+    onReconnect: (listener) => reconnectListeners.add(listener),
+    connected: () => socket.connected,
+    reconnect: () => {
+      socket.disconnect();
+      refreshSession().then((outcome) => (outcome === "denied" ? goToLogin() : socket.connect()));
+    },
+    emit(event, data, timeoutMs = 8000) {
+      return new Promise((resolve) => {
+        if (!socket.connected) {
+          resolve({ ok: false, error: { code: "offline", message: "Not connected." } });
+          return;
+        }
+        socket.timeout(timeoutMs).emit(event, data, (error, ack) => {
+          if (error) resolve({ ok: false, error: { code: "timeout", message: "No answer from the server." } });
+          else resolve(ack && typeof ack === "object" ? ack : { ok: false, error: { code: "bad_ack", message: "Unexpected answer." } });
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,13 @@
+"""Thin blueprints: read the form or query, call a backend client, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backends import backends, caller, current_user
+
+
+def layout_context() -> dict[str, Any]:
+    """What the header of every logged-in page shows: the user and the incoming request count."""
+    incoming = backends().chat.friend_requests(caller(), "incoming")
+    return {"user": current_user(), "incoming_count": len(incoming)}

@@ -1,0 +1,86 @@
+"""Finding people, friend requests, and starting conversations with friends."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..backends import backends, caller, login_required
+from ..errors import back
+from . import layout_context
+
+bp = Blueprint("friends", __name__)
+
+MAX_QUERY = 32
+
+
+@bp.get("/friends")
+@login_required
+def index():
+    chat, auth = backends().chat, backends().auth
+    context = layout_context()
+    query = request.args.get("q", "").strip()[:MAX_QUERY]
+    friends = chat.friends(caller())
+    incoming = chat.friend_requests(caller(), "incoming")
+    outgoing = chat.friend_requests(caller(), "outgoing")
+
+    relation = {f["id"]: ("friend", None) for f in friends}
+    relation.update({r["to"]["id"]: ("outgoing", r["id"]) for r in outgoing})
+    relation.update({r["from"]["id"]: ("incoming", r["id"]) for r in incoming})
+    relation[context["user"]["id"]] = ("you", None)
+    results = [
+        {"user": user, "relation": relation.get(user["id"], ("none", None))[0],
+         "request_id": relation.get(user["id"], ("none", None))[1]}
+        for user in (auth.search_users(caller(), query) if query else [])
+    ]
+    return render_template("friends.html", query=query, results=results, friends=friends,
+                           incoming=incoming, outgoing=outgoing, **context)
+
+
+@bp.post("/friends/requests")
+@login_required
+def send_request():
+    username = request.form.get("username", "").strip()
+    if not username:
+        flash("Choose someone to add.", "error")
+        return redirect(back(), code=303)
+    result = backends().chat.send_friend_request(caller(), username)
+    if "friend" in result:
+        flash(f"You and {result['friend']['username']} are now friends.", "success")
+    else:
+        flash(f"Friend request sent to {username}.", "success")
+    return redirect(back(), code=303)
+
+
+@bp.post("/friends/requests/<int:request_id>/accept")
+@login_required
+def accept_request(request_id: int):
+    result = backends().chat.accept_friend_request(caller(), request_id)
+    flash(f"You and {result['friend']['username']} are now friends.", "success")
+    return redirect(back(), code=303)
+
+
+@bp.post("/friends/requests/<int:request_id>/decline")
+@login_required
+def decline_request(request_id: int):
+    backends().chat.decline_friend_request(caller(), request_id)
+    flash("Request declined.", "info")
+    return redirect(back(), code=303)
+
+
+@bp.post("/friends/<username>/chat")
+@login_required
+def open_direct(username: str):
+    conversation = backends().chat.direct_conversation(caller(), username)
+    return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+
+
+@bp.post("/groups")
+@login_required
+def create_group():
+    title = request.form.get("title", "").strip()
+    members = [name for name in request.form.getlist("members") if name.strip()]
+    if not title or not members:
+        flash("A group needs a title and at least one friend.", "error")
+        return redirect(url_for("friends.index", _anchor="new-group"), code=303)
+    conversation = backends().chat.create_group(caller(), title, members)
+    return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)

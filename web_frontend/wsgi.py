@@ -1,0 +1,5 @@
+"""`gunicorn web_frontend.wsgi:app`"""
+
+from web_frontend import create_app
+
+app = create_app()
