@@ -1,0 +1,68 @@
+"""chat_service: friends, conversations, messages and Socket.IO.
+
+Runs as `gunicorn -k gevent -w 1 ... chat_service.wsgi:app`, one worker per
+instance; instances share events through Redis when REDIS_URL is set.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.errors import register_error_handlers
+from shared.logging import install_request_id
+
+from .auth_directory import AuthDirectory
+from .config import Config
+from .db import Database, close_session
+from .runtime import EXTENSION_KEY, Runtime
+
+
+def running_under_gevent() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a pinned dependency
+        return False
+    return monkey.is_module_patched("socket")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    from .api import register_api
+    from .realtime import create_socketio
+    from .realtime.connections import ConnectionRegistry
+    from .realtime.handlers import register_handlers
+    from .realtime.maintenance import Maintenance
+    from .realtime.publisher import EventPublisher
+    from .services.presence import LocalPresence, RedisPresence
+
+    config = config or Config.from_env()
+    async_mode = "threading"
+    if running_under_gevent():
+        # The gunicorn gevent worker patches sockets (covers redis-py and requests);
+        # psycopg2 is C code and would block every greenlet on each query without this.
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
+        async_mode = "gevent"
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=config.max_content_length, JSON_SORT_KEYS=False)
+    register_error_handlers(app)
+    install_request_id(app)
+
+    socketio = create_socketio(app, config, async_mode)
+    connections = ConnectionRegistry()
+    presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl)
+                if config.redis_url else LocalPresence())
+    app.extensions[EXTENSION_KEY] = Runtime(
+        config=config,
+        socketio=socketio,
+        database=Database(config.database_url, EventPublisher(socketio)),
+        directory=AuthDirectory(config.auth_service_url, config.auth_timeout),
+        presence=presence,
+        connections=connections,
+        maintenance=Maintenance(app, socketio, connections, interval=min(5.0, config.presence_ttl / 3)),
+    )
+    app.teardown_appcontext(close_session)
+    register_api(app)
+    register_handlers(socketio)
+    return app

@@ -1,0 +1,44 @@
+"""GET /healthz (and /api/healthz through the gateway): database and Redis reachable?"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify
+
+from shared.errors import Unavailable
+
+from ..runtime import runtime
+from . import api
+
+log = logging.getLogger(__name__)
+probes = Blueprint("probes", __name__)
+
+
+def _check() -> dict:
+    rt = runtime()
+    try:
+        rt.database.ping()
+    except Exception:
+        log.warning("health check: database unreachable")
+        raise Unavailable("The database is unreachable.") from None
+    checks = {"database": "ok"}
+    if rt.config.redis_url:
+        try:
+            rt.presence.ping()
+        except Exception:
+            log.warning("health check: redis unreachable")
+            raise Unavailable("Redis is unreachable.") from None
+        checks["redis"] = "ok"
+    return {"status": "ok", "instance": rt.config.instance_id, "checks": checks,
+            "connections": len(rt.connections)}
+
+
+@probes.get("/healthz")
+def healthz():
+    return jsonify(_check())
+
+
+@api.get("/healthz", endpoint="health")
+def api_healthz():
+    return jsonify(_check())

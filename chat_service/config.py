@@ -1,0 +1,71 @@
+"""Configuration: the one place chat_service reads environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from shared.config import ConfigError, env_int, env_list, env_str, is_production, key_ring_from_env
+from shared.jwt import KeyRing
+
+DEFAULT_DATABASE_URL = "sqlite:///chat_service.sqlite3"
+
+
+def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
+    raw = env_str(name, str(default), env)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    key_ring: KeyRing = field(default_factory=lambda: key_ring_from_env({}))
+    jwt_issuer: str = "chat-auth"
+    jwt_audience: str = "chat"
+    allowed_origins: tuple[str, ...] = ()
+    auth_service_url: str = "http://127.0.0.1:8001"
+    auth_timeout: float = 2.0
+    app_env: str = "development"
+    log_level: str = "INFO"
+    max_content_length: int = 64 * 1024
+    instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # Seconds after which a silent (crashed) instance's connections stop counting as online.
+    presence_ttl: int = 30
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        source = os.environ if env is None else env
+        production = is_production(source)
+        allowed_origins = tuple(o.rstrip("/").lower() for o in env_list("ALLOWED_ORIGINS", "", source))
+        if production and "*" in allowed_origins:
+            raise ConfigError("ALLOWED_ORIGINS must list origins, not '*', in production")
+        if production and not env_str("DATABASE_URL", "", source):
+            raise ConfigError("DATABASE_URL must be set in production")
+        return cls(
+            database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL, source),
+            redis_url=env_str("REDIS_URL", "", source) or None,
+            key_ring=key_ring_from_env(source),
+            jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
+            jwt_audience=env_str("JWT_AUDIENCE", "chat", source),
+            allowed_origins=allowed_origins,
+            auth_service_url=env_str("AUTH_SERVICE_URL", "http://127.0.0.1:8001", source).rstrip("/"),
+            auth_timeout=_env_float("AUTH_TIMEOUT", 2.0, source),
+            app_env="production" if production else "development",
+            log_level=env_str("LOG_LEVEL", "INFO", source),
+            max_content_length=env_int("MAX_CONTENT_LENGTH", 64 * 1024, source, minimum=1024),
+            instance_id=env_str("INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}", source),
+            presence_ttl=env_int("PRESENCE_TTL", 30, source, minimum=3),
+        )

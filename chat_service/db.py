@@ -1,0 +1,113 @@
+"""Engine and sessions (SQLAlchemy 2.0), and the one place events are published.
+
+Action functions queue events on their session (`queue_event`); they are handed
+to the publisher only after that session's transaction commits, and dropped on
+rollback, so nobody ever hears about a change that did not happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from flask import g
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+PENDING_EVENTS = "pending_events"
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    payload: dict[str, Any]
+    rooms: tuple[str, ...]
+
+
+Publisher = Callable[[list[Event]], None]
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def queue_event(session: Session, name: str, payload: dict[str, Any], user_ids: Iterable[int]) -> None:
+    """Publish `name` to every connection of `user_ids` once this session commits."""
+    rooms = tuple(user_room(uid) for uid in sorted(set(user_ids)))
+    if rooms:
+        session.info.setdefault(PENDING_EVENTS, []).append(Event(name, payload, rooms))
+
+
+def normalize_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg2://" + url[len(bare):]
+    return url
+
+
+def create_db_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
+    # (the documented recipe). WAL lets readers run while one writer commits.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+class Database:
+    def __init__(self, url: str, publish: Publisher) -> None:
+        self.engine = create_db_engine(url)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._publish = publish
+        event.listen(self.sessionmaker, "after_commit", self._after_commit)
+        event.listen(self.sessionmaker, "after_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        events = session.info.pop(PENDING_EVENTS, None)
+        if events:
+            self._publish(events)
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(PENDING_EVENTS, None)
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_session() -> Session:
+    """The session of the current request or socket event (closed at teardown)."""
+    if "db_session" not in g:
+        from .runtime import runtime
+
+        g.db_session = runtime().database.sessionmaker()
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

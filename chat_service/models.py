@@ -1,0 +1,134 @@
+"""ORM models. The schema itself is created by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
+                        TypeDecorator, UniqueConstraint, func)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Message ids may outgrow 32 bits; SQLite only autoincrements an INTEGER primary key.
+MessageId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """A user as chat knows them: learned from token claims or auth's public lookup (same id as auth)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
+
+
+class Friendship(Base):
+    """One row per pair of friends, stored with the smaller id first."""
+
+    __tablename__ = "friendships"
+    user_low_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    user_high_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("user_low_id < user_high_id", name="ck_friendships_ordered"),
+        Index("ix_friendships_user_high_id", "user_high_id"),
+    )
+
+
+class FriendRequest(Base):
+    """A pending request; accepted or declined requests are deleted.
+
+    The ordered pair is unique, so two users asking each other at the same time
+    cannot leave two crossing requests behind.
+    """
+
+    __tablename__ = "friend_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_low_id: Mapped[int] = mapped_column(Integer)
+    user_high_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("user_low_id", "user_high_id", name="uq_friend_requests_pair"),
+        Index("ix_friend_requests_to_user_id", "to_user_id"),
+        Index("ix_friend_requests_from_user_id", "from_user_id"),
+    )
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "direct" or "group"
+    title: Mapped[str | None] = mapped_column(String(100))
+    # Set only for direct conversations: the ordered pair, unique, so get-or-create is race-safe.
+    direct_user_low_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    direct_user_high_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Denormalised so the conversation list needs no per-conversation query.
+    last_message_id: Mapped[int | None] = mapped_column(MessageId)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("direct_user_low_id", "direct_user_high_id", name="uq_conversations_direct_pair"),
+        CheckConstraint("kind IN ('direct', 'group')", name="ck_conversations_kind"),
+        Index("ix_conversations_last_activity", "last_activity_at", "id"),
+    )
+
+
+class Member(Base):
+    __tablename__ = "conversation_members"
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Id of the newest message this member has read; only ever moves forward.
+    last_read_message_id: Mapped[int] = mapped_column(MessageId, default=0)
+
+    __table_args__ = (Index("ix_conversation_members_user_id", "user_id", "conversation_id"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(MessageId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # Idempotent sends: a sender's client_id names one message, whatever the race.
+        UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client_id"),
+        # History pages scan (conversation_id, id); sender_id rides along so unread
+        # counts (id > marker AND sender_id <> me) are answered from the index alone.
+        Index("ix_messages_conversation_id_id", "conversation_id", "id", "sender_id"),
+    )

@@ -1,0 +1,140 @@
+"""Socket.IO event handlers: authenticate, validate, call the same action
+functions as REST, answer through the acknowledgement.
+
+Acks are `{ok: true, ...}` or `{ok: false, error: {code, message}}` with the
+REST error codes. Every event re-checks the token's expiry, so a socket never
+outlives its access token (the maintenance sweep catches idle ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any, Callable
+
+from flask import request
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
+from redis import RedisError
+
+from shared import jwt
+from shared.errors import ApiError, BadRequest, Unauthorized
+from shared.request_auth import ACCESS_COOKIE, verify_access_token
+
+from ..db import get_session, user_room
+from ..runtime import runtime
+from ..services import messages, presence, users
+from ..services.validation import positive_id
+from .connections import Connection
+
+log = logging.getLogger(__name__)
+
+Ack = dict[str, Any]
+
+
+def error_ack(error: ApiError) -> Ack:
+    return {"ok": False, "error": {"code": error.code, "message": error.message}}
+
+
+def _refuse(code: str, message: str) -> ConnectionRefusedError:
+    return ConnectionRefusedError("unauthorized", {"code": code, "message": message})
+
+
+def _handshake_token(auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return auth["token"]
+    return request.cookies.get(ACCESS_COOKIE) or None
+
+
+def register_handlers(socketio: SocketIO) -> None:
+    @socketio.on("connect")
+    def on_connect(auth: Any = None) -> None:
+        rt = runtime()
+        token = _handshake_token(auth)
+        if token is None:
+            raise _refuse("invalid_token", "An access token is required.")
+        try:
+            identity = verify_access_token(token, rt.config.key_ring, issuer=rt.config.jwt_issuer,
+                                           audience=rt.config.jwt_audience)
+        except jwt.ExpiredTokenError:
+            raise _refuse("token_expired", "The access token has expired.") from None
+        except jwt.TokenError:
+            raise _refuse("invalid_token", "The access token is not valid.") from None
+        expires_at = float(identity.claims["exp"])
+        if expires_at <= time.time():
+            # Inside the verifier's leeway, but a socket must not start on a spent token.
+            raise _refuse("token_expired", "The access token has expired.")
+        session = get_session()
+        users.remember_identity(session, identity.user_id, identity.username, identity.claims.get("created_at"),
+                                rt.known_users)
+        join_room(user_room(identity.user_id))
+        rt.connections.add(request.sid, Connection(identity.user_id, expires_at))
+        rt.maintenance.ensure_started()
+        try:
+            came_online = rt.presence.connected(identity.user_id)
+        except RedisError:
+            log.warning("presence store unreachable on connect")
+            came_online = False
+        if came_online:
+            presence.announce(session, identity.user_id, True)
+
+    @socketio.on("disconnect")
+    def on_disconnect(reason: Any = None) -> None:
+        rt = runtime()
+        connection = rt.connections.remove(request.sid)
+        if connection is None:
+            return
+        try:
+            went_offline = rt.presence.disconnected(connection.user_id)
+        except RedisError:
+            log.warning("presence store unreachable on disconnect")
+            went_offline = False
+        if went_offline:
+            presence.announce(get_session(), connection.user_id, False)
+
+    def event(name: str) -> Callable[[Callable[[Connection, dict], Ack]], Callable]:
+        def decorator(action: Callable[[Connection, dict], Ack]) -> Callable:
+            @socketio.on(name)
+            @functools.wraps(action)
+            def handler(data: Any = None, *_ignored: Any) -> Ack:
+                rt = runtime()
+                connection = rt.connections.get(request.sid)
+                if connection is None:
+                    return error_ack(Unauthorized())
+                if connection.expired():
+                    rt.maintenance.disconnect_soon(request.sid)
+                    return error_ack(Unauthorized("The access token has expired; refresh it and reconnect."))
+                if not isinstance(data, dict):
+                    return error_ack(BadRequest("The event data must be an object."))
+                try:
+                    return action(connection, data)
+                except ApiError as error:
+                    get_session().rollback()
+                    return error_ack(error)
+            return handler
+        return decorator
+
+    @event("send")
+    def on_send(connection: Connection, data: dict) -> Ack:
+        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
+        result = messages.send_message(get_session(), connection.user_id, conversation_id, data.get("text"),
+                                       data.get("client_id"))
+        return {"ok": True, "message": result.message, "created": result.created}
+
+    @event("typing")
+    def on_typing(connection: Connection, data: dict) -> Ack:
+        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
+        messages.typing(get_session(), connection.user_id, conversation_id)
+        return {"ok": True}
+
+    @event("read")
+    def on_read(connection: Connection, data: dict) -> Ack:
+        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
+        messages.mark_read(get_session(), connection.user_id, conversation_id, data.get("message_id"))
+        return {"ok": True}
+
+    @socketio.on_error_default
+    def on_unexpected_error(error: Exception) -> Ack:
+        log.exception("socket event failed", exc_info=error)
+        get_session().rollback()
+        return {"ok": False, "error": {"code": "internal_error", "message": "Something went wrong."}}

@@ -1,0 +1,65 @@
+"""A background task per instance: presence heartbeat (and reaping of dead
+instances), and disconnecting sockets whose access token has expired."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_socketio import SocketIO
+from redis import RedisError
+
+from ..runtime import EXTENSION_KEY
+from ..services import presence as presence_actions
+from .connections import ConnectionRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Maintenance:
+    def __init__(self, app: Flask, socketio: SocketIO, connections: ConnectionRegistry, interval: float) -> None:
+        self.app = app
+        self.socketio = socketio
+        self.connections = connections
+        self.interval = interval
+        self._started = False
+        self._stopped = False
+
+    def ensure_started(self) -> None:
+        if not self._started:
+            self._started = True
+            self.socketio.start_background_task(self._loop)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _loop(self) -> None:
+        while not self._stopped:
+            self.socketio.sleep(self.interval)
+            if self._stopped:
+                break
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("maintenance pass failed")
+
+    def run_once(self) -> None:
+        for sid in self.connections.expired_sids():
+            self.socketio.server.disconnect(sid, namespace="/")
+        rt = self.app.extensions[EXTENSION_KEY]
+        try:
+            went_offline = rt.presence.heartbeat()
+        except RedisError:
+            log.warning("presence heartbeat failed")
+            return
+        if went_offline:
+            with self.app.app_context(), rt.database.sessionmaker() as session:
+                for user_id in went_offline:
+                    presence_actions.announce(session, user_id, False)
+
+    def disconnect_soon(self, sid: str) -> None:
+        """Disconnect after the current handler's acknowledgement has gone out."""
+        def _later() -> None:
+            self.socketio.sleep(0.2)
+            self.socketio.server.disconnect(sid, namespace="/")
+        self.socketio.start_background_task(_later)

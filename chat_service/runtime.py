@@ -1,0 +1,42 @@
+"""The per-application objects every layer needs, kept on `app.extensions`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+if TYPE_CHECKING:
+    from flask_socketio import SocketIO
+
+    from .auth_directory import AuthDirectory
+    from .config import Config
+    from .db import Database
+    from .realtime.connections import ConnectionRegistry
+    from .realtime.maintenance import Maintenance
+    from .services.presence import Presence
+
+EXTENSION_KEY = "chat_runtime"
+
+
+@dataclass
+class Runtime:
+    config: "Config"
+    socketio: "SocketIO"
+    database: "Database"
+    directory: "AuthDirectory"
+    presence: "Presence"
+    connections: "ConnectionRegistry"
+    maintenance: "Maintenance"
+    # user id -> username already written to our users table by this process.
+    known_users: dict[int, str] = field(default_factory=dict)
+
+    def shutdown(self) -> None:
+        self.maintenance.stop()
+        self.presence.shutdown()
+        self.database.dispose()
+
+
+def runtime() -> Runtime:
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,168 @@
+"""Conversations (direct and group), membership and the conversation list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.errors import Forbidden, NotFound
+
+from ..db import queue_event
+from ..models import Conversation, Friendship, Member, Message, User, utcnow
+from .payloads import conversation_payload, message_payload
+from .validation import invalid, text_field, username_field
+
+MAX_GROUP_MEMBERS = 100
+
+
+def membership(session: Session, conversation_id: int, user_id: int) -> tuple[Conversation, Member]:
+    """The conversation and my membership row; 404 when I am not a member (or it does not exist)."""
+    row = session.execute(
+        select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
+        .where(Conversation.id == conversation_id, Member.user_id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound("No such conversation.")
+    return row[0], row[1]
+
+
+def member_ids(session: Session, conversation_id: int) -> list[int]:
+    return list(session.scalars(select(Member.user_id).where(Member.conversation_id == conversation_id)))
+
+
+def require_can_post(session: Session, conversation: Conversation) -> None:
+    """A direct conversation is writable only while its two members are friends."""
+    if conversation.kind == "direct":
+        pair = (conversation.direct_user_low_id, conversation.direct_user_high_id)
+        if session.get(Friendship, pair) is None:
+            raise Forbidden("You are no longer friends; this conversation is read-only.")
+
+
+def _new_conversation_payload(conversation: Conversation, members: list[User]) -> dict[str, Any]:
+    return conversation_payload(conversation, members, last_message=None, unread_count=0, last_read_message_id=0)
+
+
+def get_or_create_direct(session: Session, me: User, other: User) -> int:
+    """Id of the one direct conversation of this pair, created (with a `conversation`
+    event to both) when missing. Race-safe through the unique ordered pair. Does not commit."""
+    low, high = sorted((me.id, other.id))
+    lookup = select(Conversation.id).where(Conversation.direct_user_low_id == low,
+                                           Conversation.direct_user_high_id == high)
+    existing = session.scalar(lookup)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    conversation = Conversation(kind="direct", title=None, direct_user_low_id=low, direct_user_high_id=high,
+                                created_by_id=me.id, created_at=now, last_activity_at=now)
+    try:
+        with session.begin_nested():
+            session.add(conversation)
+            session.flush()
+            session.add_all([Member(conversation_id=conversation.id, user_id=uid) for uid in (low, high)])
+            session.flush()
+    except IntegrityError:
+        # Someone created it concurrently; theirs is the one.
+        return session.scalar(lookup)
+    queue_event(session, "conversation", _new_conversation_payload(conversation, [me, other]), [low, high])
+    return conversation.id
+
+
+def open_direct(session: Session, me: User, other: User) -> dict[str, Any]:
+    """POST /api/conversations/direct: the conversation with a friend, created if needed."""
+    if other.id == me.id:
+        raise invalid("username", "A direct conversation needs another user.")
+    if session.get(Friendship, tuple(sorted((me.id, other.id)))) is None:
+        raise Forbidden("You can only talk directly with your friends.")
+    conversation_id = get_or_create_direct(session, me, other)
+    session.commit()
+    return conversation_views(session, me.id, conversation_id)[0]
+
+
+def create_group(session: Session, me: User, title: object, usernames: object) -> dict[str, Any]:
+    title = text_field(title, "title", max_length=100, strip=True)
+    if not isinstance(usernames, list) or not usernames:
+        raise invalid("members", "members must be a non-empty list of usernames.")
+    if len(usernames) > MAX_GROUP_MEMBERS:
+        raise invalid("members", f"A group has at most {MAX_GROUP_MEMBERS} members.")
+    wanted = {username_field(name, "members").lower() for name in usernames}
+    wanted.discard(me.username.lower())
+    if not wanted:
+        raise invalid("members", "A group needs at least one member besides you.")
+    friend_id = Friendship.user_low_id + Friendship.user_high_id - me.id
+    friends = list(session.scalars(
+        select(User).join(Friendship, User.id == friend_id)
+        .where((Friendship.user_low_id == me.id) | (Friendship.user_high_id == me.id),
+               func.lower(User.username).in_(wanted))
+    ))
+    missing = wanted - {f.username.lower() for f in friends}
+    if missing:
+        raise invalid("members", "Every member must be your friend; not friends: " + ", ".join(sorted(missing)))
+    now = utcnow()
+    conversation = Conversation(kind="group", title=title, created_by_id=me.id, created_at=now,
+                                last_activity_at=now)
+    session.add(conversation)
+    session.flush()
+    members = [me, *friends]
+    session.add_all([Member(conversation_id=conversation.id, user_id=u.id) for u in members])
+    payload = _new_conversation_payload(conversation, members)
+    queue_event(session, "conversation", payload, [u.id for u in members])
+    session.commit()
+    return payload
+
+
+def conversation_views(session: Session, user_id: int, conversation_id: int | None = None) -> list[dict[str, Any]]:
+    """My conversations (or one of them), newest activity first, with members,
+    last message and unread count -- four queries however many conversations."""
+    mine = select(Member.conversation_id).where(Member.user_id == user_id)
+    if conversation_id is not None:
+        mine = mine.where(Member.conversation_id == conversation_id)
+    rows = session.execute(
+        select(Conversation, Member.last_read_message_id)
+        .join(Member, Member.conversation_id == Conversation.id)
+        .where(Member.user_id == user_id, Conversation.id.in_(mine))
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+    ).all()
+    if not rows:
+        return []
+
+    members: dict[int, list[User]] = {}
+    for cid, user in session.execute(
+        select(Member.conversation_id, User).join(User, User.id == Member.user_id)
+        .where(Member.conversation_id.in_(mine))
+    ):
+        members.setdefault(cid, []).append(user)
+
+    last_messages = {
+        message.conversation_id: message_payload(message, sender)
+        for message, sender in session.execute(
+            select(Message, User)
+            .join(Conversation, Conversation.last_message_id == Message.id)
+            .join(User, User.id == Message.sender_id)
+            .where(Conversation.id.in_(mine))
+        )
+    }
+
+    unread = dict(session.execute(
+        select(Message.conversation_id, func.count())
+        .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id))
+        .where(Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
+               Message.sender_id != user_id)
+        .group_by(Message.conversation_id)
+    ).all())
+
+    return [
+        conversation_payload(conversation, members.get(conversation.id, []),
+                             last_message=last_messages.get(conversation.id),
+                             unread_count=unread.get(conversation.id, 0), last_read_message_id=last_read)
+        for conversation, last_read in rows
+    ]
+
+
+def get_view(session: Session, user_id: int, conversation_id: int) -> dict[str, Any]:
+    views = conversation_views(session, user_id, conversation_id)
+    if not views:
+        raise NotFound("No such conversation.")
+    return views[0]

@@ -1,0 +1,141 @@
+"""Friend requests and friendships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from shared.errors import Conflict, Forbidden, NotFound
+
+from ..db import queue_event
+from ..models import FriendRequest, Friendship, User
+from . import conversations
+from .payloads import request_payload, user_payload
+from .validation import invalid
+
+
+def ordered(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def are_friends(session: Session, a: int, b: int) -> bool:
+    low, high = ordered(a, b)
+    return session.get(Friendship, (low, high)) is not None
+
+
+def friend_ids(session: Session, user_id: int) -> list[int]:
+    rows = session.execute(
+        select(Friendship.user_low_id, Friendship.user_high_id)
+        .where(or_(Friendship.user_low_id == user_id, Friendship.user_high_id == user_id))
+    )
+    return [high if low == user_id else low for low, high in rows]
+
+
+def list_friends(session: Session, user_id: int) -> list[User]:
+    friend_id = Friendship.user_low_id + Friendship.user_high_id - user_id
+    return list(session.scalars(
+        select(User).join(Friendship, User.id == friend_id)
+        .where(or_(Friendship.user_low_id == user_id, Friendship.user_high_id == user_id))
+        .order_by(User.username)
+    ))
+
+
+def list_requests(session: Session, user_id: int, direction: str) -> list[dict[str, Any]]:
+    sender, recipient = aliased(User), aliased(User)
+    mine = FriendRequest.to_user_id if direction == "incoming" else FriendRequest.from_user_id
+    rows = session.execute(
+        select(FriendRequest, sender, recipient)
+        .join(sender, sender.id == FriendRequest.from_user_id)
+        .join(recipient, recipient.id == FriendRequest.to_user_id)
+        .where(mine == user_id)
+        .order_by(FriendRequest.id.desc())
+    )
+    return [request_payload(r, s, t) for r, s, t in rows]
+
+
+def send_request(session: Session, me: User, target: User) -> tuple[str, dict[str, Any]]:
+    """Ask `target` to be friends: ("requested", request) or, when they had
+    already asked me, ("accepted", {friend, conversation_id})."""
+    if target.id == me.id:
+        raise invalid("username", "You cannot send a friend request to yourself.")
+    for attempt in range(2):
+        if are_friends(session, me.id, target.id):
+            raise Conflict("You are already friends.")
+        low, high = ordered(me.id, target.id)
+        pending = session.scalars(
+            select(FriendRequest).where(FriendRequest.user_low_id == low, FriendRequest.user_high_id == high)
+        ).first()
+        if pending is not None:
+            if pending.from_user_id == me.id:
+                raise Conflict("A friend request is already pending.")
+            return "accepted", accept_request(session, me, pending.id)
+        request = FriendRequest(from_user_id=me.id, to_user_id=target.id, user_low_id=low, user_high_id=high)
+        session.add(request)
+        try:
+            session.flush()
+        except IntegrityError:
+            # The other user asked at the same moment (or we raced ourselves): look again.
+            session.rollback()
+            continue
+        payload = request_payload(request, me, target)
+        queue_event(session, "friend_request", payload, [target.id])
+        session.commit()
+        return "requested", payload
+    raise Conflict("A friend request is already pending.")
+
+
+def _pending_for_recipient(session: Session, me: User, request_id: int) -> FriendRequest:
+    request = session.get(FriendRequest, request_id)
+    if request is None:
+        raise NotFound("No such pending friend request.")
+    if request.to_user_id != me.id:
+        raise Forbidden("Only the recipient can answer a friend request.")
+    return request
+
+
+def _claim(session: Session, request: FriendRequest) -> None:
+    # Deleting is the claim: of two concurrent answers only one deletes the row.
+    result = session.execute(delete(FriendRequest).where(FriendRequest.id == request.id))
+    if result.rowcount != 1:
+        session.rollback()
+        raise NotFound("No such pending friend request.")
+
+
+def accept_request(session: Session, me: User, request_id: int) -> dict[str, Any]:
+    """Become friends with the request's sender; opens (or reuses) our direct conversation."""
+    request = _pending_for_recipient(session, me, request_id)
+    friend = session.get(User, request.from_user_id)
+    _claim(session, request)
+    low, high = ordered(me.id, friend.id)
+    session.add(Friendship(user_low_id=low, user_high_id=high))
+    session.flush()
+    conversation_id = conversations.get_or_create_direct(session, me, friend)
+    queue_event(session, "friend_added", {"friend": user_payload(friend), "conversation_id": conversation_id},
+                [me.id])
+    queue_event(session, "friend_added", {"friend": user_payload(me), "conversation_id": conversation_id},
+                [friend.id])
+    session.commit()
+    return {"friend": user_payload(friend), "conversation_id": conversation_id}
+
+
+def decline_request(session: Session, me: User, request_id: int) -> None:
+    request = _pending_for_recipient(session, me, request_id)
+    _claim(session, request)
+    session.commit()
+
+
+def remove_friend(session: Session, me: User, friend: User) -> None:
+    """End a friendship. Conversations and their history stay; sending 1:1 stops."""
+    low, high = ordered(me.id, friend.id)
+    result = session.execute(
+        delete(Friendship).where(and_(Friendship.user_low_id == low, Friendship.user_high_id == high))
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise NotFound("You are not friends with this user.")
+    queue_event(session, "friend_removed", {"friend": user_payload(friend)}, [me.id])
+    queue_event(session, "friend_removed", {"friend": user_payload(me)}, [friend.id])
+    session.commit()

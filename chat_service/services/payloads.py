@@ -1,0 +1,48 @@
+"""The JSON shapes of API.md: user, message, request, conversation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ..models import Conversation, FriendRequest, Message, User
+
+
+def timestamp(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_payload(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "created_at": timestamp(user.created_at)}
+
+
+def message_payload(message: Message, sender: User) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "sender": user_payload(sender),
+        "text": message.text,
+        "client_id": message.client_id,
+        "created_at": timestamp(message.created_at),
+    }
+
+
+def request_payload(request: FriendRequest, sender: User, recipient: User) -> dict[str, Any]:
+    return {"id": request.id, "from": user_payload(sender), "to": user_payload(recipient),
+            "created_at": timestamp(request.created_at)}
+
+
+def conversation_payload(conversation: Conversation, members: list[User], *, last_message: dict | None,
+                         unread_count: int, last_read_message_id: int) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "kind": conversation.kind,
+        "title": conversation.title,
+        "members": [user_payload(m) for m in sorted(members, key=lambda u: u.username.lower())],
+        "last_message": last_message,
+        "unread_count": unread_count,
+        "created_at": timestamp(conversation.created_at),
+        # Extensions: what the list is sorted by, and where my read marker is.
+        "last_activity_at": timestamp(conversation.last_activity_at),
+        "last_read_message_id": last_read_message_id,
+    }

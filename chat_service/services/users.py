@@ -1,0 +1,68 @@
+"""chat's own small copy of users: id (= auth's id), username, created_at."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.errors import NotFound
+
+from ..auth_directory import AuthDirectory, parse_timestamp
+from ..models import User, utcnow
+from .validation import looks_like_username, username_field
+
+
+def remember_user(session: Session, user_id: int, username: str, created_at: datetime | None) -> User:
+    """Insert or refresh a user we learned about from a verified source; commits."""
+    user = session.get(User, user_id)
+    if user is None:
+        user = User(id=user_id, username=username, created_at=created_at or utcnow())
+        session.add(user)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another request inserted the same user first; theirs is as good as ours.
+            session.rollback()
+            user = session.get(User, user_id)
+            if user is None:
+                raise
+    if user.username != username:
+        user.username = username
+        session.commit()
+    return user
+
+
+def find_local(session: Session, username: str) -> User | None:
+    return session.scalars(
+        select(User).where(func.lower(User.username) == username.lower()).order_by(User.id).limit(1)
+    ).first()
+
+
+def resolve_username(session: Session, username: object, directory: AuthDirectory, access_token: str) -> User:
+    """The user called `username` (case-insensitive): ours, or auth's (then remembered); else 404."""
+    username = username_field(username)
+    user = find_local(session, username)
+    if user is not None:
+        return user
+    if not looks_like_username(username):
+        raise NotFound("No such user.")
+    found = directory.find(username, access_token)
+    if found is None:
+        raise NotFound("No such user.")
+    return remember_user(session, found.id, found.username, found.created_at)
+
+
+def remember_identity(session: Session, user_id: int, username: str, created_at: object,
+                      known: dict[int, str]) -> None:
+    """Keep our users table in step with a verified token's claims.
+
+    `known` caches what this process already wrote, so a request costs no write
+    (and no query) unless the user is new or renamed.
+    """
+    if known.get(user_id) == username:
+        return
+    remember_user(session, user_id, username, parse_timestamp(created_at))
+    known[user_id] = username

@@ -1,0 +1,17 @@
+"""gunicorn entry point: `gunicorn -k gevent -w 1 --worker-connections 10000
+--no-control-socket -b 127.0.0.1:PORT chat_service.wsgi:app`."""
+
+import atexit
+
+from shared.logging import configure_logging
+
+from . import create_app
+from .config import Config
+from .runtime import EXTENSION_KEY
+
+config = Config.from_env()
+configure_logging("chat_service", config.log_level)
+app = create_app(config)
+# On SIGTERM gunicorn lets requests finish and the worker exits: drop this
+# instance's presence so the survivors announce its users offline at once.
+atexit.register(app.extensions[EXTENSION_KEY].shutdown)
