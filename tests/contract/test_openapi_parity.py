@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from openapi_spec_validator import validate
 
-from .openapi_documents import SERVICES, app_operations, create_test_app, document_operations, load_document
+from .openapi_documents import REPO_ROOT, SERVICES, app_operations, create_test_app, document_operations, load_document
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -45,3 +47,27 @@ def test_document_declares_cookie_and_bearer_authentication(service):
     schemes = load_document(service)["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
     assert schemes["cookieAuth"] == {**schemes["cookieAuth"], "type": "apiKey", "in": "cookie", "name": "access_token"}
+
+
+# The public contract's events (API.md); the document may describe more, never fewer.
+CONTRACT_CLIENT_EVENTS = {"send", "typing", "read"}
+CONTRACT_SERVER_EVENTS = {"message", "typing", "read", "presence", "friend_request", "friend_added", "conversation"}
+
+
+def test_chat_document_describes_the_socketio_events_the_service_handles_and_emits():
+    events = load_document("chat_service")["x-socketio-events"]
+    app = create_test_app("chat_service")
+    handled = set(app.extensions["socketio"].server.handlers["/"]) - {"connect", "disconnect"}
+    assert set(events["clientToServer"]) == handled
+    assert CONTRACT_CLIENT_EVENTS <= handled
+    # Server events are queued by the actions as queue_event(session, "<name>", ...).
+    source = "\n".join(p.read_text() for p in (REPO_ROOT / "chat_service").rglob("*.py") if "tests" not in p.parts)
+    emitted = set(re.findall(r'queue_event\(\s*\w+,\s*"(\w+)"', source))
+    assert emitted and set(events["serverToClient"]) == emitted
+    assert CONTRACT_SERVER_EVENTS <= emitted
+    schemas = load_document("chat_service")["components"]["schemas"]
+    for direction in ("clientToServer", "serverToClient"):
+        for name, event in events[direction].items():
+            for part in ("payload", "ack"):
+                if part in event:
+                    assert event[part]["$ref"].removeprefix("#/components/schemas/") in schemas, (name, part)
