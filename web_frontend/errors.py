@@ -38,9 +38,16 @@ def back() -> str:
     return "/chat"
 
 
+def _sentence(field: str, message: str) -> str:
+    # The services phrase field errors as predicates ("is already taken").
+    if message[:1].islower():
+        message = f"{field.capitalize()} {message}"
+    return message if message.endswith(".") else message + "."
+
+
 def form_errors(error: RequestRejected) -> dict[str, str]:
     """Field-level messages for a refused register/login form; anything unplaced goes under "form"."""
-    errors = {name: message for name, message in error.fields.items() if name in FORM_FIELDS}
+    errors = {name: _sentence(name, message) for name, message in error.fields.items() if name in FORM_FIELDS}
     if not errors and error.status == 409:
         field = "email" if "email" in error.message.lower() else "username"
         errors[field] = error.message
