@@ -1,6 +1,6 @@
 """Serve a service's OpenAPI document and a Swagger UI page for it.
 
-    app.register_blueprint(api_docs_blueprint(Path(__file__).with_name("openapi.json"), "/auth"))
+    register_api_docs(app, "/auth")   # serves <app package>/openapi.json
 
 answers
 
@@ -22,7 +22,7 @@ import html
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, request, send_from_directory
+from flask import Blueprint, Flask, Response, request, send_from_directory
 
 from .errors import NotFound
 
@@ -101,7 +101,6 @@ def api_docs_blueprint(document_path: Path | str, prefix: str) -> Blueprint:
         response.headers["Content-Security-Policy"] = DOCS_CSP
         response.headers["Cache-Control"] = DOCUMENT_CACHE
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     @blueprint.get(f"{prefix}/docs/assets/<version>/<path:filename>")
@@ -114,3 +113,8 @@ def api_docs_blueprint(document_path: Path | str, prefix: str) -> Blueprint:
         return response
 
     return blueprint
+
+
+def register_api_docs(app: Flask, prefix: str) -> None:
+    """Serve the `openapi.json` that sits next to the app's package under `prefix`."""
+    app.register_blueprint(api_docs_blueprint(Path(app.root_path) / "openapi.json", prefix))
