@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.api_docs import register_api_docs
 from shared.errors import Unavailable, error_response, register_error_handlers
 from shared.logging import configure_logging, install_request_id
 
@@ -62,4 +63,5 @@ def create_app(config: Config | None = None) -> Flask:
     from .api import register_blueprints
 
     register_blueprints(app)
+    register_api_docs(app, "/auth")
     return app
