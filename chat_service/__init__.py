@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from shared.api_docs import register_api_docs
 from shared.errors import register_error_handlers
 from shared.logging import install_request_id
 
@@ -64,5 +65,6 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.teardown_appcontext(close_session)
     register_api(app)
+    register_api_docs(app, "/api")
     register_handlers(socketio)
     return app
