@@ -1,0 +1,139 @@
+"""Conversations over REST: direct, groups, the list (and its query count)."""
+
+from sqlalchemy import event
+
+from chat_service.runtime import EXTENSION_KEY
+
+
+def test_direct_get_or_create(client, auth):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    conversation_id = auth.befriend(alice, bob)
+    for user, other in ((alice, "bob"), (bob, "ALICE")):
+        response = client.post("/api/conversations/direct", json={"username": other}, headers=user.headers)
+        assert response.status_code == 200
+        assert response.get_json()["conversation"]["id"] == conversation_id
+
+
+def test_direct_errors(client, auth):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    stranger = client.post("/api/conversations/direct", json={"username": "bob"}, headers=alice.headers)
+    assert stranger.status_code == 403
+    unknown = client.post("/api/conversations/direct", json={"username": "ghost"}, headers=alice.headers)
+    assert unknown.status_code == 404
+    myself = client.post("/api/conversations/direct", json={"username": "alice"}, headers=alice.headers)
+    assert myself.status_code == 422
+    assert client.post("/api/conversations/direct", json={}, headers=alice.headers).status_code == 422
+    assert client.get("/api/conversations", headers=bob.headers).get_json() == {"conversations": []}
+
+
+def test_create_group(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    auth.befriend(alice, carol)
+    response = client.post("/api/conversations", json={"title": "  Trip  ", "members": ["bob", "Carol", "alice"]},
+                           headers=alice.headers)
+    assert response.status_code == 201
+    conversation = response.get_json()["conversation"]
+    assert conversation["kind"] == "group" and conversation["title"] == "Trip"
+    assert [m["username"] for m in conversation["members"]] == ["alice", "bob", "carol"]
+    assert conversation["last_message"] is None and conversation["unread_count"] == 0
+    # Bob and carol are not friends with each other: members need only be the creator's friends.
+    shown = client.get(f"/api/conversations/{conversation['id']}", headers=carol.headers).get_json()["conversation"]
+    assert shown["id"] == conversation["id"] and shown["title"] == "Trip"
+    auth.send(carol, conversation["id"], "hi all")
+
+
+def test_group_validation(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    bad_bodies = [
+        {"title": "", "members": ["bob"]},
+        {"title": "   ", "members": ["bob"]},
+        {"title": "x" * 101, "members": ["bob"]},
+        {"title": 7, "members": ["bob"]},
+        {"title": "ok", "members": []},
+        {"title": "ok", "members": "bob"},
+        {"title": "ok", "members": [1]},
+        {"title": "ok", "members": ["alice"]},
+        {"title": "ok", "members": ["bob", "carol"]},  # carol is not alice's friend
+        {"title": "ok", "members": ["bob", "ghost"]},
+        {"title": "ok"},
+    ]
+    for body in bad_bodies:
+        response = client.post("/api/conversations", json=body, headers=alice.headers)
+        assert response.status_code == 422, body
+        assert response.get_json()["error"]["code"] == "validation_error"
+    assert client.post("/api/conversations", json={"title": "x" * 100, "members": ["bob"]},
+                       headers=alice.headers).status_code == 201
+    # Nothing half-written: exactly the one valid group plus the direct conversation.
+    assert len(client.get("/api/conversations", headers=alice.headers).get_json()["conversations"]) == 2
+
+
+def test_not_a_member_is_not_found(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    conversation_id = auth.befriend(alice, bob)
+    for path in (f"/api/conversations/{conversation_id}", f"/api/conversations/{conversation_id}/messages",
+                 "/api/conversations/424242", "/api/conversations/424242/messages"):
+        response = client.get(path, headers=carol.headers)
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    response = client.post(f"/api/conversations/{conversation_id}/messages", json={"text": "hi"},
+                           headers=carol.headers)
+    assert response.status_code == 404
+    response = client.post(f"/api/conversations/{conversation_id}/read", json={"message_id": 1},
+                           headers=carol.headers)
+    assert response.status_code == 404
+
+
+def test_list_is_newest_activity_first_with_last_message_and_unread(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    with_bob = auth.befriend(alice, bob)
+    with_carol = auth.befriend(alice, carol)
+    auth.send(bob, with_bob, "one")
+    auth.send(bob, with_bob, "two")
+    auth.send(carol, with_carol, "three")
+    listed = client.get("/api/conversations", headers=alice.headers).get_json()["conversations"]
+    assert [c["id"] for c in listed] == [with_carol, with_bob]
+    assert listed[0]["last_message"]["text"] == "three" and listed[0]["unread_count"] == 1
+    assert listed[1]["last_message"]["text"] == "two" and listed[1]["unread_count"] == 2
+    auth.send(alice, with_bob, "mine")
+    listed = client.get("/api/conversations", headers=alice.headers).get_json()["conversations"]
+    assert [c["id"] for c in listed] == [with_bob, with_carol]
+    assert listed[0]["last_message"]["text"] == "mine"
+    assert listed[0]["unread_count"] == 0  # sending marks what I replied to as read
+    assert listed[1]["unread_count"] == 1
+    bob_view = client.get("/api/conversations", headers=bob.headers).get_json()["conversations"]
+    assert bob_view[0]["unread_count"] == 1
+
+
+def test_listing_many_conversations_takes_a_constant_number_of_queries(app, client, auth):
+    alice = auth.user("alice")
+    friends = [auth.user(f"friend{i:02d}") for i in range(12)]
+    for friend in friends:
+        conversation_id = auth.befriend(alice, friend)
+        auth.send(friend, conversation_id, "hi")
+    engine = app.extensions[EXTENSION_KEY].database.engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    def list_queries() -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/api/conversations", headers=alice.headers)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return len([s for s in statements if s.lstrip().upper().startswith("SELECT")]), response.get_json()
+
+    few, body = list_queries()
+    assert len(body["conversations"]) == 12
+    for friend in friends:
+        group = client.post("/api/conversations", json={"title": f"g {friend.username}",
+                                                        "members": [friend.username]}, headers=alice.headers)
+        auth.send(friend, group.get_json()["conversation"]["id"], "in group")
+    many, body = list_queries()
+    assert len(body["conversations"]) == 24
+    assert all(c["unread_count"] == 1 and c["last_message"] for c in body["conversations"])
+    assert many == few <= 4

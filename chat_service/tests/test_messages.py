@@ -1,0 +1,132 @@
+"""Messages over REST: sending, idempotency, paging, read markers."""
+
+import pytest
+
+
+@pytest.fixture
+def pair(auth):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    return alice, bob, auth.befriend(alice, bob)
+
+
+def test_send_returns_the_stored_message(client, pair):
+    alice, bob, conversation_id = pair
+    response = client.post(f"/api/conversations/{conversation_id}/messages",
+                           json={"text": "  hello  ", "client_id": "c-1"}, headers=alice.headers)
+    assert response.status_code == 201
+    message = response.get_json()["message"]
+    assert message["text"] == "  hello  " and message["client_id"] == "c-1"
+    assert message["sender"] == alice.payload and message["conversation_id"] == conversation_id
+    assert message["created_at"].endswith("Z")
+    history = client.get(f"/api/conversations/{conversation_id}/messages", headers=bob.headers).get_json()
+    assert history == {"messages": [message], "has_more": False}
+
+
+def test_resend_with_same_client_id_returns_the_original(client, pair):
+    alice, bob, conversation_id = pair
+    url = f"/api/conversations/{conversation_id}/messages"
+    first = client.post(url, json={"text": "once", "client_id": "abc"}, headers=alice.headers)
+    again = client.post(url, json={"text": "once", "client_id": "abc"}, headers=alice.headers)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.get_json() == first.get_json()
+    # The same client_id is bob's own to use.
+    assert client.post(url, json={"text": "mine", "client_id": "abc"}, headers=bob.headers).status_code == 201
+    texts = [m["text"] for m in client.get(url, headers=bob.headers).get_json()["messages"]]
+    assert texts == ["once", "mine"]
+
+
+def test_client_id_reused_in_another_conversation_is_a_conflict(client, auth, pair):
+    alice, _, conversation_id = pair
+    carol = auth.user("carol")
+    other = auth.befriend(alice, carol)
+    auth.send(alice, conversation_id, "x", client_id="dup")
+    response = client.post(f"/api/conversations/{other}/messages", json={"text": "x", "client_id": "dup"},
+                           headers=alice.headers)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"text": ""}, {"text": "   \n\t "}, {"text": "x" * 4001}, {"text": 5}, {"text": None}, {"text": ["a"]},
+    {"text": "ok", "client_id": ""}, {"text": "ok", "client_id": "x" * 65}, {"text": "ok", "client_id": 3},
+    {"text": "nul\x00byte"}, {"text": "\ud800"},
+])
+def test_invalid_messages_are_refused(client, pair, body):
+    alice, _, conversation_id = pair
+    url = f"/api/conversations/{conversation_id}/messages"
+    response = client.post(url, json=body, headers=alice.headers)
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "validation_error"
+    assert client.get(url, headers=alice.headers).get_json()["messages"] == []
+
+
+def test_longest_message_and_unicode(client, pair):
+    alice, _, conversation_id = pair
+    for text in ("x" * 4000, "héllo 👋 世界"):
+        response = client.post(f"/api/conversations/{conversation_id}/messages", json={"text": text},
+                               headers=alice.headers)
+        assert response.status_code == 201 and response.get_json()["message"]["text"] == text
+
+
+def test_oversized_body_is_413(client, pair):
+    alice, _, conversation_id = pair
+    response = client.post(f"/api/conversations/{conversation_id}/messages", json={"text": "x" * 100_000},
+                           headers=alice.headers)
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_paging(client, auth, pair):
+    alice, bob, conversation_id = pair
+    ids = [auth.send(alice if i % 2 else bob, conversation_id, f"m{i}")["id"] for i in range(7)]
+    url = f"/api/conversations/{conversation_id}/messages"
+
+    def page(query):
+        body = client.get(f"{url}?{query}", headers=alice.headers).get_json()
+        return [m["id"] for m in body["messages"]], body["has_more"]
+
+    assert page("") == (ids, False)
+    assert page("limit=3") == (ids[4:], True)
+    assert page(f"limit=3&before={ids[4]}") == (ids[1:4], True)
+    assert page(f"limit=3&before={ids[1]}") == (ids[:1], False)
+    assert page(f"limit=3&before={ids[3]}") == (ids[:3], False)
+    assert page("limit=3&after=0") == (ids[:3], True)
+    assert page(f"limit=3&after={ids[3]}") == (ids[4:], False)
+    assert page(f"limit=3&after={ids[2]}") == (ids[3:6], True)
+    assert page(f"after={ids[-1]}") == ([], False)
+    assert page("limit=100") == (ids, False)
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=-1", "before=0", "before=x",
+                                   "after=-5", "after=1.5", "before=1&after=2", "after=99999999999999999999",
+                                   "limit=%EF%BC%91"])
+def test_bad_paging_parameters(client, pair, query):
+    alice, _, conversation_id = pair
+    response = client.get(f"/api/conversations/{conversation_id}/messages?{query}", headers=alice.headers)
+    assert response.status_code == 422, query
+    assert response.get_json()["error"]["code"] == "validation_error"
+
+
+def test_default_page_is_the_newest_fifty(client, auth, pair):
+    alice, _, conversation_id = pair
+    ids = [auth.send(alice, conversation_id, f"m{i}")["id"] for i in range(55)]
+    body = client.get(f"/api/conversations/{conversation_id}/messages", headers=alice.headers).get_json()
+    assert [m["id"] for m in body["messages"]] == ids[5:] and body["has_more"] is True
+
+
+def test_read_marker_moves_forward_only(client, auth, pair):
+    alice, bob, conversation_id = pair
+    ids = [auth.send(alice, conversation_id, f"m{i}")["id"] for i in range(3)]
+
+    def unread():
+        return client.get(f"/api/conversations/{conversation_id}", headers=bob.headers).get_json()[
+            "conversation"]["unread_count"]
+
+    assert unread() == 3
+    read = f"/api/conversations/{conversation_id}/read"
+    assert client.post(read, json={"message_id": ids[1]}, headers=bob.headers).status_code == 204
+    assert unread() == 1
+    assert client.post(read, json={"message_id": ids[0]}, headers=bob.headers).status_code == 204
+    assert unread() == 1
+    assert client.post(read, json={"message_id": ids[2]}, headers=bob.headers).status_code == 204
+    assert unread() == 0
+    for body in ({}, {"message_id": "1"}, {"message_id": 0}, {"message_id": True}, {"message_id": 2**70}):
+        assert client.post(read, json=body, headers=bob.headers).status_code == 422, body
+    assert client.post(read, json={"message_id": ids[2] + 1000}, headers=bob.headers).status_code == 404
