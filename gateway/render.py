@@ -35,9 +35,9 @@ COMPOSE_LISTEN_PORT = 8080
 DOCKER_RESOLVER = "127.0.0.11"
 
 SECURITY_HEADERS = (
-    'add_header X-Content-Type-Options "nosniff" always;',
-    'add_header X-Frame-Options "DENY" always;',
-    'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+    "add_header X-Content-Type-Options $default_x_content_type_options always;",
+    "add_header X-Frame-Options $default_x_frame_options always;",
+    "add_header Referrer-Policy $default_referrer_policy always;",
 )
 
 PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<name>\w+)\}\}$|\{\{(?P<inline>\w+)\}\}", re.MULTILINE)

@@ -92,7 +92,7 @@ def status() -> int:
     processes = Stack.read_state(run_dir())
     if not processes:
         print("Nothing is running (`make up` starts the stack).")
-        return 1
+        return 0
     return 0 if print_status(processes) else 1
 
 

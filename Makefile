@@ -1,0 +1,46 @@
+# Everyday commands. Works from a fresh clone: the virtualenv is created on first use
+# and re-synced whenever a requirements file changes (stamp file).
+#   make up       start gateway + auth + chat + frontend on http://127.0.0.1:8080 (see README)
+#   make status   every process, its pid, port and health
+#   make down     stop exactly what `make up` started
+#   make test     the whole test suite
+#   make bench    benchmarks (BENCH_ARGS=--quick for a short run)
+#   make clean    stop the stack, remove run data, logs and caches (keeps .venv)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+REQUIREMENTS := requirements-dev.txt shared/pyproject.toml \
+	auth_service/requirements.txt chat_service/requirements.txt web_frontend/requirements.txt
+
+.PHONY: venv up down status test bench clean
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(REQUIREMENTS) | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+up: venv
+	$(BIN)/python -m stack up
+
+# down/status need only the standard library, so they work even without the virtualenv.
+down:
+	$(PYTHON) -m stack down
+
+status:
+	$(PYTHON) -m stack status
+
+test: venv
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean: down
+	rm -rf .run .pytest_cache test-artifacts
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
