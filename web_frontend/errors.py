@@ -88,7 +88,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(CsrfFailure)
     def _csrf(error: CsrfFailure):
         flash("That form had expired. Please try again.", "error")
-        return redirect(back(), code=303)
+        # Login and register forms go back to themselves; action-only forms to the page they came from.
+        same_page = request.url_rule is not None and "GET" in (request.url_rule.methods or ())
+        return redirect(request.path if same_page else back(), code=303)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -1,0 +1,150 @@
+"""Pages rendered from the real auth and chat services."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import ORIGIN, PASSWORD, csrf_from, expired_token
+
+
+def page_data(response) -> str:
+    return response.get_data(as_text=True).split('id="page-data">')[1].split("</script>")[0]
+
+
+def test_login_page_has_csrf_token_and_strict_csp(client):
+    response = client.get("/login")
+    assert response.status_code == 200
+    csrf_from(response.get_data(as_text=True))
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+
+
+def test_form_without_csrf_token_is_refused(client, auth):
+    username = auth.register()
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/chat").get_data(as_text=True))})
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 303
+    assert auth.cookie("access_token") is None
+    assert "expired" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_register_logs_in_and_forwards_auth_cookies(client, auth):
+    auth.register()
+    assert auth.cookie("access_token") and auth.cookie("refresh_token")
+    page = client.get("/chat")
+    assert page.status_code == 200
+    assert 'id="page-data"' in page.get_data(as_text=True)
+
+
+def test_register_errors_are_per_field_and_keep_typed_values(auth):
+    taken = auth.register()
+    auth.client.post("/logout", data={"csrf_token": csrf_from(auth.client.get("/chat").get_data(as_text=True))})
+    response = auth.form("/register", {"username": taken, "email": "fresh@example.com", "password": "short"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="password-error"' in html and "Password must be" in html
+    assert f'value="{taken}"' in html and 'value="fresh@example.com"' in html
+
+
+def test_wrong_password_shows_one_message_and_keeps_username(auth):
+    username = auth.register()
+    auth.client.delete_cookie("access_token")
+    auth.client.delete_cookie("refresh_token")
+    response = auth.login(username, "wrong password!")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Wrong username or password." in html and f'value="{username}"' in html
+
+
+def test_protected_page_redirects_to_login_with_next(client):
+    response = client.get("/friends")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/friends"
+
+
+def test_expired_access_token_is_refreshed_on_page_load(client, auth):
+    username = auth.register()
+    user_id = json.loads(page_data(client.get("/chat")))["me"]["id"]
+    old_refresh = auth.cookie("refresh_token")
+    client.set_cookie("access_token", expired_token(user_id, username))
+
+    response = client.get("/chat")
+    assert response.status_code == 200
+    assert username in response.get_data(as_text=True)
+    assert auth.cookie("refresh_token") != old_refresh  # rotated, and the new pair reached the browser
+    assert client.get("/chat").status_code == 200
+
+
+def test_logout_revokes_the_session(client, auth):
+    auth.register()
+    refresh = auth.cookie("refresh_token")
+    token = csrf_from(client.get("/chat").get_data(as_text=True))
+    response = client.post("/logout", data={"csrf_token": token}, headers={"Origin": ORIGIN})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert auth.cookie("access_token") is None and auth.cookie("refresh_token") is None
+    # The old refresh cookie no longer logs anyone in.
+    client.set_cookie("refresh_token", refresh)
+    assert client.get("/chat").headers["Location"].startswith("/login")
+
+
+def test_friend_request_accept_and_open_conversation(make_app):
+    from .conftest import AuthActions
+
+    alice, bob = AuthActions(make_app().test_client()), AuthActions(make_app().test_client())
+    alice_name, bob_name = alice.register(), bob.register()
+    search = alice.client.get(f"/friends?q={bob_name}").get_data(as_text=True)
+    assert bob_name in search and "Add friend" in search
+    response = alice.form("/friends/requests", {"username": bob_name}, page="/friends")
+    assert response.status_code == 303
+
+    page = bob.client.get("/friends").get_data(as_text=True)
+    assert 'id="request-badge" class="badge"' in page and f"Accept {alice_name}" in page
+    request_id = page.split("/friends/requests/")[1].split("/accept")[0]
+    accepted = bob.form(f"/friends/requests/{request_id}/accept", {}, page="/friends")
+    assert accepted.status_code == 303
+
+    opened = alice.form(f"/friends/{bob_name}/chat", {}, page="/friends")
+    assert opened.status_code == 303 and opened.headers["Location"].startswith("/chat/")
+    conversation = alice.client.get(opened.headers["Location"])
+    assert conversation.status_code == 200 and bob_name in conversation.get_data(as_text=True)
+
+
+def test_conversation_of_someone_else_is_not_found(auth):
+    auth.register()
+    response = auth.client.get("/chat/999999")
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)
+
+
+def test_backends_down_gives_a_friendly_503_and_healthz_stays_200(make_app, dead_backend_url):
+    client = make_app(auth_service_url=dead_backend_url, chat_service_url=dead_backend_url).test_client()
+    client.set_cookie("access_token", "x")
+    response = client.get("/chat")
+    assert response.status_code == 503
+    assert "right back" in response.get_data(as_text=True)
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json == {"status": "ok", "auth": False, "chat": False}
+
+
+def test_healthz_reports_backends(client):
+    assert client.get("/healthz").json == {"status": "ok", "auth": True, "chat": True}
+
+
+def test_static_cache_headers(client):
+    page = client.get("/login").get_data(as_text=True)
+    css_url = page.split('rel="stylesheet" href="')[1].split('"')[0]
+    assert "?v=" in css_url
+    assert "immutable" in client.get(css_url).headers["Cache-Control"]
+    assert client.get("/static/js/api.js").headers["Cache-Control"] == "no-cache"
+    vendor = client.get("/static/vendor/socket.io-4.8.3.min.js")
+    assert vendor.status_code == 200 and "max-age=31536000" in vendor.headers["Cache-Control"]
+
+
+def test_login_next_never_leaves_the_site(auth):
+    username = auth.register()
+    auth.client.delete_cookie("access_token")
+    auth.client.delete_cookie("refresh_token")
+    token = csrf_from(auth.client.get("/login").get_data(as_text=True))
+    response = auth.client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
+                                                "next": "//evil.example/"})
+    assert response.status_code == 303 and response.headers["Location"] == "/chat"
