@@ -1,0 +1,174 @@
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import update
+
+from auth_service import db
+from auth_service.models import RefreshToken
+
+from .conftest import ORIGIN, assert_error, set_cookies
+
+
+@pytest.fixture
+def logged_in(auth):
+    auth.register()
+    assert auth.login().status_code == 200
+    return auth
+
+
+def test_cookie_refresh_rotates_both_cookies(logged_in):
+    auth = logged_in
+    old_access, old_refresh = auth.cookie("access_token"), auth.cookie("refresh_token")
+    response = auth.refresh_cookie()
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"user", "access_expires_at"} and body["user"]["username"] == "alice"
+    cookies = set_cookies(response)
+    assert "HttpOnly" in cookies["refresh_token"] and "Path=/" in cookies["refresh_token"]
+    assert auth.cookie("refresh_token") != old_refresh and auth.cookie("access_token") != old_access
+    assert auth.client.get("/auth/me").status_code == 200
+
+
+def test_body_refresh_answers_a_json_pair_without_cookies(auth):
+    auth.register()
+    first = auth.token().get_json()
+    response = auth.refresh_body(first["refresh_token"])
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900 and body["user"]["username"] == "alice"
+    assert body["refresh_token"] != first["refresh_token"]
+    assert "Set-Cookie" not in response.headers
+    assert auth.client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 200
+
+
+def test_reusing_a_refresh_token_revokes_the_whole_chain(auth):
+    auth.register()
+    first = auth.token().get_json()["refresh_token"]
+    other_session = auth.token().get_json()["refresh_token"]
+    second = auth.refresh_body(first).get_json()["refresh_token"]
+    assert_error(auth.refresh_body(first), 401, "unauthorized")  # replayed
+    assert_error(auth.refresh_body(second), 401, "unauthorized")  # the thief's or victim's successor is dead too
+    assert auth.refresh_body(other_session).status_code == 200  # another login is another chain
+
+
+def test_concurrent_refreshes_with_one_token_have_one_winner(app, auth):
+    auth.register()
+    refresh_token = auth.token().get_json()["refresh_token"]
+    statuses = []
+    barrier = threading.Barrier(4)
+
+    def refresh():
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/auth/refresh", json={"refresh_token": refresh_token}).status_code)
+
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 401, 401, 401]
+
+
+def test_expired_refresh_token_is_refused(app, auth):
+    auth.register()
+    refresh_token = auth.token().get_json()["refresh_token"]
+    with app.app_context():
+        session = db.session()
+        session.execute(update(RefreshToken).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        session.commit()
+    assert_error(auth.refresh_body(refresh_token), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Referer": "https://evil.example/page"},
+    {"Origin": "null"},
+    {},
+])
+def test_cookie_refresh_from_a_foreign_or_unknown_origin_is_refused(logged_in, headers):
+    auth = logged_in
+    refresh_token = auth.cookie("refresh_token")
+    assert_error(auth.client.post("/auth/refresh", headers=headers), 403, "forbidden")
+    assert auth.cookie("refresh_token") == refresh_token
+    assert auth.refresh_cookie().status_code == 200  # the token was not spent
+
+
+def test_cookie_refresh_accepts_same_origin_referer_and_allowed_origins(make_app):
+    client = make_app(allowed_origins=("https://chat.example",)).test_client()
+    client.post("/auth/register", json={"username": "alice", "email": "a@example.com", "password": "long enough"})
+    client.post("/auth/login", json={"username": "alice", "password": "long enough"})
+    assert client.post("/auth/refresh", headers={"Origin": "https://chat.example"}).status_code == 200
+    assert client.post("/auth/refresh", headers={"Referer": f"{ORIGIN}/chat"}).status_code == 200
+
+
+def test_failed_cookie_refresh_clears_the_cookies(logged_in):
+    auth = logged_in
+    auth.client.set_cookie("refresh_token", "not-a-real-token")
+    response = auth.refresh_cookie()
+    assert_error(response, 401, "unauthorized")
+    assert auth.cookie("refresh_token") is None and auth.cookie("access_token") is None
+
+
+@pytest.mark.parametrize("kwargs, status, code", [
+    ({}, 401, "unauthorized"),
+    ({"json": {}}, 401, "unauthorized"),
+    ({"json": {"refresh_token": "garbage"}}, 401, "unauthorized"),
+    ({"json": {"refresh_token": 42}}, 422, "validation_error"),
+    ({"json": {"refresh_token": ""}}, 422, "validation_error"),
+    ({"json": {"refresh_token": "a\x00b"}}, 422, "validation_error"),
+    ({"json": ["refresh_token"]}, 400, "bad_request"),
+    ({"data": "refresh_token=x", "content_type": "application/x-www-form-urlencoded"}, 400, "bad_request"),
+    ({"data": "{not json", "content_type": "application/json"}, 400, "bad_request"),
+])
+def test_refresh_bad_input(client, kwargs, status, code):
+    assert_error(client.post("/auth/refresh", **kwargs), status, code)
+
+
+def test_logout_by_cookie_revokes_and_clears(logged_in):
+    auth = logged_in
+    refresh_token = auth.cookie("refresh_token")
+    response = auth.client.post("/auth/logout", headers={"Origin": ORIGIN})
+    assert response.status_code == 204 and response.get_data() == b""
+    cleared = set_cookies(response)
+    for name in ("access_token", "refresh_token"):
+        assert "Max-Age=0" in cleared[name] and "Path=/" in cleared[name]
+    assert auth.cookie("refresh_token") is None
+    assert_error(auth.refresh_body(refresh_token), 401, "unauthorized")
+
+
+def test_logout_revokes_the_chain_not_just_the_token(auth):
+    auth.register()
+    first = auth.token().get_json()["refresh_token"]
+    second = auth.refresh_body(first).get_json()["refresh_token"]
+    assert auth.client.post("/auth/logout", json={"refresh_token": first}).status_code == 204
+    assert_error(auth.refresh_body(second), 401, "unauthorized")
+
+
+def test_logout_by_body_needs_no_origin(auth):
+    auth.register()
+    refresh_token = auth.token().get_json()["refresh_token"]
+    assert auth.client.post("/auth/logout", json={"refresh_token": refresh_token}).status_code == 204
+    assert_error(auth.refresh_body(refresh_token), 401, "unauthorized")
+
+
+def test_logout_without_any_token_is_204(client):
+    assert client.post("/auth/logout").status_code == 204
+    assert client.post("/auth/logout", json={"refresh_token": "unknown"}).status_code == 204
+
+
+def test_logout_from_a_foreign_origin_is_refused(logged_in):
+    auth = logged_in
+    response = auth.client.post("/auth/logout", headers={"Origin": "https://evil.example"})
+    assert_error(response, 403, "forbidden")
+    assert auth.refresh_cookie().status_code == 200
+
+
+@pytest.mark.parametrize("kwargs, status", [
+    ({"json": {"refresh_token": 1}}, 422),
+    ({"json": "token"}, 400),
+    ({"data": "x", "content_type": "text/plain"}, 400),
+])
+def test_logout_bad_input(client, kwargs, status):
+    assert client.post("/auth/logout", **kwargs).status_code == status
