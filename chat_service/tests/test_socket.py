@@ -1,0 +1,228 @@
+"""Socket.IO events with Flask-SocketIO's test client: who gets what, and nobody else."""
+
+import time
+
+import pytest
+
+from chat_service.runtime import EXTENSION_KEY
+from shared import jwt
+
+from .conftest import make_token, wait_until
+
+
+@pytest.fixture
+def connect(app, socketio, client):
+    opened = []
+
+    def _connect(user=None, *, token=None, **kwargs):
+        auth = {"token": token or user.token} if (user or token) else None
+        sock = socketio.test_client(app, auth=auth, **kwargs)
+        opened.append(sock)
+        return sock
+
+    yield _connect
+    for sock in opened:
+        if sock.is_connected():
+            sock.disconnect()
+
+
+def events(sock):
+    """(name, payload) of everything received since the last call."""
+    # The test client unwraps the arguments of an event called "message".
+    return [(e["name"], e["args"] if e["name"] == "message" else e["args"][0]) for e in sock.get_received()]
+
+
+def test_connect_needs_a_valid_token(connect, auth):
+    alice = auth.user("alice")
+    record = {"id": alice.id, "username": alice.username, "created_at": alice.created_at}
+    other_ring = jwt.KeyRing.from_spec("other:" + "z" * 48)
+    assert not connect().is_connected()
+    assert not connect(token="not-a-jwt").is_connected()
+    assert not connect(token=make_token(record, ring=other_ring)).is_connected()
+    assert not connect(token=make_token(record, lifetime=-120)).is_connected()
+    assert not connect(token=make_token(record, lifetime=-5)).is_connected()  # within leeway: still spent
+    assert not connect(token=make_token(record, typ="refresh")).is_connected()
+    assert connect(alice).is_connected()
+
+
+def test_connect_refusal_tells_expired_from_invalid(app, auth):
+    from flask_socketio import ConnectionRefusedError
+
+    alice = auth.user("alice")
+    record = {"id": alice.id, "username": alice.username, "created_at": alice.created_at}
+    handler = app.extensions[EXTENSION_KEY].socketio.server.handlers["/"]["connect"]
+    cases = [({"token": make_token(record, lifetime=-120)}, "token_expired"), ({"token": "x.y.z"}, "invalid_token"),
+             (None, "invalid_token")]
+    for auth_data, code in cases:
+        with app.test_request_context("/socket.io/"):
+            with pytest.raises(ConnectionRefusedError) as refused:
+                handler.__wrapped__(auth_data) if hasattr(handler, "__wrapped__") else handler(auth_data)
+        assert refused.value.error_args["message"] == "unauthorized"
+        assert refused.value.error_args["data"]["code"] == code
+
+
+def test_connect_with_cookie(app, socketio, client, auth):
+    alice = auth.user("alice")
+    client.set_cookie("access_token", alice.token)
+    sock = socketio.test_client(app, flask_test_client=client)
+    assert sock.is_connected()
+    sock.disconnect()
+
+
+def test_send_reaches_every_connection_of_every_member_once(connect, client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    conversation_id = auth.befriend(alice, bob)
+    a1, a2, b1, c1 = connect(alice), connect(alice), connect(bob), connect(carol)
+    for sock in (a1, a2, b1, c1):
+        sock.get_received()
+    ack = a1.emit("send", {"conversation_id": conversation_id, "text": "hi", "client_id": "k1"}, callback=True)
+    assert ack["ok"] is True
+    message = ack["message"]
+    assert message["text"] == "hi" and message["sender"] == alice.payload and message["client_id"] == "k1"
+    for sock in (a1, a2, b1):
+        assert events(sock) == [("message", message)]
+    assert events(c1) == []
+    stored = client.get(f"/api/conversations/{conversation_id}/messages", headers=bob.headers).get_json()
+    assert stored["messages"] == [message]
+
+    # Resend after a lost ack: same message, no second broadcast.
+    again = a1.emit("send", {"conversation_id": conversation_id, "text": "hi", "client_id": "k1"}, callback=True)
+    assert again == {"ok": True, "message": message, "created": False}
+    for sock in (a1, a2, b1, c1):
+        assert events(sock) == []
+
+    # REST sends are broadcast the same way.
+    rest = auth.send(bob, conversation_id, "via rest")
+    for sock in (a1, a2, b1):
+        assert events(sock) == [("message", rest)]
+
+
+def test_send_errors_come_back_in_the_ack(connect, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    conversation_id = auth.befriend(alice, bob)
+    c1, b1 = connect(carol), connect(bob)
+    b1.get_received()
+    cases = [
+        (c1, {"conversation_id": conversation_id, "text": "x"}, "not_found"),
+        (c1, {"conversation_id": 999999, "text": "x"}, "not_found"),
+        (b1, {"conversation_id": conversation_id, "text": "  "}, "validation_error"),
+        (b1, {"conversation_id": conversation_id, "text": "x" * 4001}, "validation_error"),
+        (b1, {"conversation_id": "1", "text": "x"}, "validation_error"),
+        (b1, {"conversation_id": 2**80, "text": "x"}, "validation_error"),
+        (b1, {"conversation_id": conversation_id, "text": "x", "client_id": 12}, "validation_error"),
+        (b1, ["not", "an", "object"], "bad_request"),
+    ]
+    for sock, data, code in cases:
+        ack = sock.emit("send", data, callback=True)
+        assert ack["ok"] is False and ack["error"]["code"] == code, (data, ack)
+        assert ack["error"]["message"]
+    assert events(b1) == []
+
+
+def test_typing_and_read_go_to_the_other_members_only(connect, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    conversation_id = auth.befriend(alice, bob)
+    auth.befriend(alice, carol)
+    a1, a2, b1, c1 = connect(alice), connect(alice), connect(bob), connect(carol)
+    message = auth.send(bob, conversation_id, "hello")
+    for sock in (a1, a2, b1, c1):
+        sock.get_received()
+
+    assert a1.emit("typing", {"conversation_id": conversation_id}, callback=True) == {"ok": True}
+    assert events(b1) == [("typing", {"conversation_id": conversation_id, "user": alice.payload})]
+    assert events(a1) == events(a2) == events(c1) == []
+
+    ack = a1.emit("read", {"conversation_id": conversation_id, "message_id": message["id"]}, callback=True)
+    assert ack == {"ok": True}
+    assert events(b1) == [("read", {"conversation_id": conversation_id, "user_id": alice.id,
+                                    "message_id": message["id"]})]
+    assert events(a1) == events(a2) == events(c1) == []
+    # Reading the same message again moves nothing and tells nobody.
+    assert a1.emit("read", {"conversation_id": conversation_id, "message_id": message["id"]},
+                   callback=True) == {"ok": True}
+    assert events(b1) == []
+
+    assert c1.emit("typing", {"conversation_id": conversation_id}, callback=True)["error"]["code"] == "not_found"
+    bad = a1.emit("read", {"conversation_id": conversation_id, "message_id": "x"}, callback=True)
+    assert bad["error"]["code"] == "validation_error"
+    assert events(b1) == []
+
+
+def test_presence_goes_to_friends_on_first_open_and_last_close(connect, client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    a1, c1 = connect(alice), connect(carol)
+    a1.get_received(), c1.get_received()
+    b1 = connect(bob)
+    assert events(a1) == [("presence", {"user_id": bob.id, "online": True})]
+    friends = client.get("/api/friends", headers=alice.headers).get_json()["friends"]
+    assert friends == [{**bob.payload, "online": True}]
+    b2 = connect(bob)
+    assert events(a1) == []
+    b1.disconnect()
+    assert events(a1) == []
+    b2.disconnect()
+    assert events(a1) == [("presence", {"user_id": bob.id, "online": False})]
+    assert events(c1) == []
+    assert client.get("/api/friends", headers=alice.headers).get_json()["friends"][0]["online"] is False
+
+
+def test_friend_events(connect, client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    a1, b1, c1 = connect(alice), connect(bob), connect(carol)
+    for sock in (a1, b1, c1):
+        sock.get_received()
+    request = client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers).get_json()["request"]
+    assert events(b1) == [("friend_request", request)]
+    assert events(a1) == events(c1) == []
+
+    accepted = client.post(f"/api/friend-requests/{request['id']}/accept", headers=bob.headers).get_json()
+    conversation_id = accepted["conversation_id"]
+    a_events, b_events = dict(events(a1)), dict(events(b1))
+    assert a_events["friend_added"] == {"friend": bob.payload, "conversation_id": conversation_id}
+    assert b_events["friend_added"] == {"friend": alice.payload, "conversation_id": conversation_id}
+    for got in (a_events, b_events):
+        assert got["conversation"]["id"] == conversation_id and got["conversation"]["kind"] == "direct"
+    assert events(c1) == []
+
+    auth.befriend(alice, carol)
+    for sock in (a1, b1, c1):
+        sock.get_received()
+    group = client.post("/api/conversations", json={"title": "g", "members": ["bob", "carol"]},
+                        headers=alice.headers).get_json()["conversation"]
+    for sock in (a1, b1, c1):
+        assert events(sock) == [("conversation", group)]
+
+
+def test_removed_friend_gets_no_presence_and_cannot_send(connect, client, auth):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    conversation_id = auth.befriend(alice, bob)
+    a1 = connect(alice)
+    assert client.delete("/api/friends/bob", headers=alice.headers).status_code == 204
+    a1.get_received()
+    b1 = connect(bob)
+    assert events(a1) == []
+    b1.get_received()
+    ack = b1.emit("send", {"conversation_id": conversation_id, "text": "still there?"}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "forbidden"
+    typing = b1.emit("typing", {"conversation_id": conversation_id}, callback=True)
+    assert typing["error"]["code"] == "forbidden"
+    b1.disconnect()
+    assert events(a1) == []
+
+
+def test_socket_does_not_outlive_its_token(app, connect, auth):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    conversation_id = auth.befriend(alice, bob)
+    short = make_token({"id": alice.id, "username": "alice", "created_at": alice.created_at}, lifetime=1)
+    sock, idle = connect(token=short), connect(token=short)
+    keeper = connect(bob)
+    assert sock.is_connected() and idle.is_connected()
+    time.sleep(1.1)
+    ack = sock.emit("send", {"conversation_id": conversation_id, "text": "late"}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "unauthorized"
+    assert wait_until(lambda: not sock.is_connected())
+    # The sweep closes idle sockets with spent tokens and leaves live ones alone.
+    assert idle.is_connected()
+    app.extensions[EXTENSION_KEY].maintenance.run_once()
+    assert not idle.is_connected() and keeper.is_connected()
