@@ -52,7 +52,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     socketio = create_socketio(app, config, async_mode)
     connections = ConnectionRegistry()
-    presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl)
+    presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl,
+                              prefix=f"{config.redis_prefix}:presence")
                 if config.redis_url else LocalPresence())
     app.extensions[EXTENSION_KEY] = Runtime(
         config=config,

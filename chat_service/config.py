@@ -28,6 +28,8 @@ def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    # Namespaces the Socket.IO channel and presence keys, so deployments can share one Redis.
+    redis_prefix: str = "chat"
     key_ring: KeyRing = field(default_factory=lambda: key_ring_from_env({}))
     jwt_issuer: str = "chat-auth"
     jwt_audience: str = "chat"
@@ -57,6 +59,7 @@ class Config:
         return cls(
             database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL, source),
             redis_url=env_str("REDIS_URL", "", source) or None,
+            redis_prefix=env_str("REDIS_PREFIX", "chat", source),
             key_ring=key_ring_from_env(source),
             jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
             jwt_audience=env_str("JWT_AUDIENCE", "chat", source),

@@ -16,7 +16,7 @@ def create_socketio(app: Flask, config: Config, async_mode: str) -> SocketIO:
         app,
         async_mode=async_mode,
         message_queue=config.redis_url,
-        channel="chat-socketio",
+        channel=f"{config.redis_prefix}:socketio",
         cors_allowed_origins=OriginPolicy(config.allowed_origins),
         max_http_buffer_size=config.max_content_length,
         logger=False,

@@ -1,0 +1,155 @@
+"""The real thing: gunicorn + gevent instances joined by Redis, a real
+python-socketio client over WebSocket, PostgreSQL."""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import socketio
+
+from chat_service.migrate import upgrade
+from shared.testing import free_port, require_postgres, require_redis, temporary_postgres_database
+
+from .conftest import ISSUER, AUDIENCE, KEY_RING, make_token
+
+pytestmark = pytest.mark.system
+REPO = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def start_instance(env: dict, port: int, log_path: Path) -> subprocess.Popen:
+    command = [str(GUNICORN), "-k", "gevent", "-w", "1", "--worker-connections", "10000", "--no-control-socket",
+               "-b", f"127.0.0.1:{port}", "chat_service.wsgi:app"]
+    log = open(log_path, "wb")
+    return subprocess.Popen(command, cwd=REPO, env={**env, "INSTANCE_ID": f"test-{port}"}, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited: {log_path.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not become healthy: {log_path.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    require_postgres()
+    redis_url = require_redis()
+    logs = tmp_path_factory.mktemp("gunicorn")
+    with temporary_postgres_database("chat_system") as database_url:
+        upgrade(database_url)
+        spec = ",".join(f"{kid}:{key.decode()}" for kid, key in KEY_RING.keys.items())
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_KEYS": spec,
+               "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "AUTH_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
+               "ALLOWED_ORIGINS": "http://allowed.example", "REDIS_PREFIX": f"chat-test-{secrets.token_hex(4)}",
+               "PRESENCE_TTL": "6"}
+        instances = []
+        try:
+            for _ in range(2):
+                port = free_port()
+                log_path = logs / f"{port}.log"
+                process = start_instance(env, port, log_path)
+                instances.append(process)
+                wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
+                instances[-1].url = f"http://127.0.0.1:{port}"
+            yield instances
+        finally:
+            for process in instances:
+                process.terminate()
+            for process in instances:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def user(uid: int, name: str) -> dict:
+    record = {"id": uid, "username": name, "created_at": "2024-01-01T00:00:00.000Z"}
+    return {**record, "token": make_token(record)}
+
+
+class Client:
+    def __init__(self, url: str, who: dict) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", lambda name, data: self.events.append((name, data)))
+        self.sio.connect(url, auth={"token": who["token"]}, transports=["websocket"], wait_timeout=5)
+
+    def wait_for(self, name: str, timeout: float = 5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for event, data in self.events:
+                if event == name:
+                    self.events.remove((event, data))
+                    return data
+            time.sleep(0.02)
+        raise AssertionError(f"no {name!r} event; got {self.events}")
+
+
+def test_websocket_across_two_instances(cluster):
+    one, two = cluster
+    alice, bob = user(1, "alice"), user(2, "bob")
+    headers = lambda u: {"Authorization": f"Bearer {u['token']}"}  # noqa: E731
+    assert requests.get(f"{one.url}/api/friends", headers=headers(bob), timeout=5).status_code == 200
+    response = requests.post(f"{one.url}/api/friend-requests", json={"username": "bob"}, headers=headers(alice),
+                             timeout=5)
+    assert response.status_code == 201, response.text
+    request_id = response.json()["request"]["id"]
+    conversation_id = requests.post(f"{two.url}/api/friend-requests/{request_id}/accept", headers=headers(bob),
+                                    timeout=5).json()["conversation_id"]
+
+    a = Client(one.url, alice)
+    try:
+        assert a.sio.transport() == "websocket"
+        b = Client(two.url, bob)
+        assert b.sio.transport() == "websocket"
+        assert a.wait_for("presence") == {"user_id": bob["id"], "online": True}
+
+        ack = a.sio.call("send", {"conversation_id": conversation_id, "text": "across", "client_id": "s1"},
+                         timeout=5)
+        assert ack["ok"] is True
+        assert b.wait_for("message") == ack["message"]  # delivered by the other instance, through Redis
+        assert a.wait_for("message") == ack["message"]
+
+        assert b.sio.call("typing", {"conversation_id": conversation_id}, timeout=5) == {"ok": True}
+        assert a.wait_for("typing")["user"]["id"] == bob["id"]
+
+        b.sio.disconnect()
+        assert a.wait_for("presence") == {"user_id": bob["id"], "online": False}
+    finally:
+        a.sio.disconnect()
+
+
+def test_connect_errors_say_unauthorized_and_why(cluster):
+    one, _ = cluster
+    expired = make_token({"id": 3, "username": "carol", "created_at": "2024-01-01T00:00:00Z"}, lifetime=-600)
+    for token, code in ((expired, "token_expired"), ("garbage", "invalid_token")):
+        errors = []
+        sio = socketio.Client(reconnection=False)
+        sio.on("connect_error", lambda data: errors.append(data))
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            sio.connect(one.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+        assert errors and errors[0]["message"] == "unauthorized" and errors[0]["data"]["code"] == code
+
+
+def test_cross_origin_handshake_is_refused(cluster):
+    one, _ = cluster
+    token = user(4, "dave")["token"]
+    for origin, allowed in (("http://evil.example", False), ("http://allowed.example", True),
+                            (one.url, True)):
+        response = requests.get(f"{one.url}/socket.io/?EIO=4&transport=polling", headers={"Origin": origin},
+                                cookies={"access_token": token}, timeout=5)
+        assert (response.status_code == 200) is allowed, (origin, response.status_code)
