@@ -330,13 +330,24 @@ class Stack:
         return self
 
     def _migrate(self) -> None:
+        """Run the migrations side by side (each service has its own database)."""
+        started = []
         for name, argv, env in self.migrations():
             log = self.log_dir / f"migrate-{name}.log"
             with open(log, "wb") as output:
-                result = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=output, stderr=subprocess.STDOUT, timeout=120)
-            if result.returncode != 0:
-                raise StackError(f"migration `{' '.join(argv[1:])}` failed ({log}):\n{tail(log)}")
+                started.append((argv, log, subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                                            stdout=output, stderr=subprocess.STDOUT)))
+        failed = []
+        for argv, log, popen in started:
+            try:
+                returncode = popen.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                returncode = popen.wait()
+            if returncode != 0:
+                failed.append(f"migration `{' '.join(argv[1:])}` failed ({log}):\n{tail(log)}")
+        if failed:
+            raise StackError("\n".join(failed))
 
     def _spawn(self, spec: ProcessSpec) -> RunningProcess:
         with open(spec.log, "ab") as output:

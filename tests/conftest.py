@@ -32,7 +32,7 @@ TEST_ENV = {
 
 
 def isolated_redis_url() -> tuple[str, dict[str, str]]:
-    """A Redis URL on a random database plus per-stack key/channel names.
+    """A Redis URL on a random database plus per-stack key and channel prefixes.
 
     Pub/Sub channels are global to a Redis server (not per database), so parallel
     stacks (other test runs, benchmarks) also get their own Socket.IO channel.
@@ -40,7 +40,8 @@ def isolated_redis_url() -> tuple[str, dict[str, str]]:
     parts = urlsplit(require_redis())
     url = urlunsplit((parts.scheme, parts.netloc, f"/{1 + secrets.randbelow(15)}", parts.query, ""))
     tag = secrets.token_hex(4)
-    return url, {"SOCKETIO_CHANNEL": f"test-socketio-{tag}", "REDIS_KEY_PREFIX": f"test-{tag}:"}
+    # chat_service: REDIS_PREFIX (channel + presence keys); auth_service: REDIS_KEY_PREFIX (rate limits).
+    return url, {"REDIS_PREFIX": f"test-chat-{tag}", "REDIS_KEY_PREFIX": f"test-auth-{tag}:"}
 
 
 @contextmanager

@@ -177,8 +177,11 @@ def test_request_id_from_the_gateway_reaches_the_service(live_stack):
     response = requests.get(f"{live_stack.url}/auth/healthz", timeout=10)
     request_id = response.headers.get("X-Request-ID")
     assert request_id and re.fullmatch(r"[0-9a-f]{32}", request_id)
-    access_log = Path(live_stack.log_dir, "nginx-access.log").read_text()
-    assert f'"request_id":"{request_id}"' in access_log
+    access_log = Path(live_stack.log_dir, "nginx-access.log")
+    deadline = time.monotonic() + 5  # nginx logs the request just after answering it
+    while f'"request_id":"{request_id}"' not in access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f'"request_id":"{request_id}"' in access_log.read_text()
 
 
 def test_errors_made_by_nginx_carry_the_default_headers(live_stack):
