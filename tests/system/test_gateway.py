@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import signal
 import threading
 import time
 from pathlib import Path
@@ -153,6 +154,19 @@ def test_long_polling_clients_chat_across_two_instances(two_instance_stack):
     finally:
         for client, _ in clients:
             client.disconnect()
+
+
+def test_a_dead_chat_instance_does_not_take_the_api_down(two_instance_stack):
+    stack = two_instance_stack
+    stack.stop_chat(1, signal.SIGKILL)
+    try:
+        # Different routes hash onto both instances; nginx retries the live one.
+        statuses = [requests.get(f"{stack.url}/api/healthz", cookies={"route": f"route-{i}"}, timeout=10).status_code
+                    for i in range(12)]
+        assert statuses == [200] * 12
+    finally:
+        stack.start_chat(1)
+    assert requests.get(f"{stack.chat_urls[1]}/healthz", timeout=10).status_code == 200
 
 
 def test_security_headers_on_every_route(live_stack):
