@@ -1,7 +1,7 @@
 """Alembic environment: the URL comes from `migrate.upgrade()` (or DATABASE_URL)."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from chat_service.config import Config
 from chat_service.db import normalize_url
@@ -24,6 +24,10 @@ def run_offline() -> None:
 def run_online() -> None:
     engine = create_engine(database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several instances start at once (compose --scale): one migrates, the others wait.
+            connection.execute(text("SELECT pg_advisory_lock(72871)"))
+            connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

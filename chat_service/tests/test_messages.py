@@ -130,3 +130,38 @@ def test_read_marker_moves_forward_only(client, auth, pair):
     for body in ({}, {"message_id": "1"}, {"message_id": 0}, {"message_id": True}, {"message_id": 2**70}):
         assert client.post(read, json=body, headers=bob.headers).status_code == 422, body
     assert client.post(read, json={"message_id": ids[2] + 1000}, headers=bob.headers).status_code == 404
+
+
+def test_concurrent_duplicates_store_one_message(app, auth, pair, database_url):
+    """Racing resends of one client_id: the unique key lets one in, the rest get it back.
+
+    PostgreSQL only: SQLite (the single-instance development default, where gevent
+    runs one statement at a time) refuses concurrent writers from real threads."""
+    import threading
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs a database with concurrent writers")
+
+    from chat_service.runtime import EXTENSION_KEY
+    from chat_service.services.messages import send_message
+
+    alice, _, conversation_id = pair
+    database = app.extensions[EXTENSION_KEY].database
+    barrier, results, errors = threading.Barrier(6), [], []
+
+    def send():
+        with app.app_context(), database.sessionmaker() as session:
+            barrier.wait()
+            try:
+                results.append(send_message(session, alice.id, conversation_id, "once", "race-1"))
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.created for r in results) == [False] * 5 + [True]
+    assert len({r.message["id"] for r in results}) == 1
