@@ -49,8 +49,7 @@ MAX_TEXT = 4000  # the API's limit for a message
 HTTP_TIMEOUT = 10
 # Refresh when less than this share of the access token's lifetime is left.
 REFRESH_AT_REMAINING = 0.25
-# How often the idle bot looks at its token (it refreshes only when due).
-TOKEN_CHECK_INTERVAL = 1.0
+RECONNECT_DELAY, RECONNECT_DELAY_MAX = 0.5, 5.0
 
 
 class ApiError(RuntimeError):
@@ -83,10 +82,17 @@ class ApiClient:
     def access_token(self) -> str:
         """A valid access token, refreshed first when it is close to expiry."""
         with self._lock:
-            lifetime = self._expires_at - self._issued_at
-            if time.monotonic() >= self._expires_at - lifetime * REFRESH_AT_REMAINING:
+            if self._refresh_due_in() <= 0:
                 self._refresh()
             return self._access_token
+
+    def seconds_until_refresh(self) -> float:
+        with self._lock:
+            return self._refresh_due_in()
+
+    def _refresh_due_in(self) -> float:
+        lifetime = self._expires_at - self._issued_at
+        return self._expires_at - lifetime * REFRESH_AT_REMAINING - time.monotonic()
 
     def _log_in(self) -> None:
         body = self._post_json("/auth/token", {"username": self.username, "password": self._password})
@@ -144,13 +150,16 @@ def answer_for(text: str) -> str:
 class EchoBot:
     def __init__(self, api: ApiClient) -> None:
         self.api = api
+        self.stopping = threading.Event()
         # Every piece of work runs on one thread, in order: no locks around the
         # cursors, and answers go out in the order the messages were sent.
         self.tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
         # Per conversation: the id of the last message looked at, and its kind.
         self.cursors: dict[int, int] = {}
         self.kinds: dict[int, str] = {}
-        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=3)
+        # The bot reconnects itself: python-socketio's own reconnection gives up when the
+        # server ends the connection, which it does when the access token expires.
+        self.sio = socketio.Client(reconnection=False)
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("message", self._on_message)
@@ -165,7 +174,8 @@ class EchoBot:
         self.tasks.put(self.catch_up_all)
 
     def _on_disconnect(self, reason: Any = None) -> None:
-        log.info("disconnected (%s); reconnecting", reason)
+        log.info("disconnected (%s)", reason)
+        self.tasks.put(self.connect)
 
     def _on_message(self, message: dict[str, Any]) -> None:
         if message["sender"]["id"] != self.api.user["id"]:
@@ -178,6 +188,18 @@ class EchoBot:
         log.info("now friends with %s", data["friend"]["username"])
 
     # -- Work, on the worker thread ----------------------------------------
+
+    def connect(self) -> None:
+        """Connect (again), with a fresh token, retrying with backoff until it works."""
+        delay = RECONNECT_DELAY
+        while not self.stopping.is_set() and not self.sio.connected:
+            try:
+                self.sio.connect(self.api.base_url, auth=self._socket_auth, transports=["websocket"], wait_timeout=10)
+            except (socketio.exceptions.ConnectionError, ValueError) as error:
+                # ValueError: the previous connection is still being torn down.
+                log.info("cannot connect yet (%s); retrying in %.1f s", error, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, RECONNECT_DELAY_MAX)
 
     def start_from_now(self) -> None:
         """At start-up, skip history: only what arrives from now on is answered."""
@@ -234,19 +256,17 @@ class EchoBot:
 
     # -- Running -------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self) -> None:
         self.api.login()
         self.start_from_now()
-        self.sio.connect(self.api.base_url, auth=self._socket_auth, transports=["websocket"], retry=True,
-                         wait_timeout=10)
-        while not stop.is_set():
+        self.tasks.put(self.connect)
+        while not self.stopping.is_set():
             try:
-                task = self.tasks.get(timeout=TOKEN_CHECK_INTERVAL)
-                if task is None:
-                    continue
-                task()
+                # Wake up when the token is due for a refresh, so it never lapses while idle.
+                task = self.tasks.get(timeout=max(0.05, self.api.seconds_until_refresh()))
+                if task is not None:
+                    task()
             except queue.Empty:
-                # Idle: refresh the token if it is due, so it never lapses unused.
                 self._keep_token_fresh()
             except (requests.RequestException, ApiError) as error:
                 # The next message event or reconnect retries from the same cursor.
@@ -258,8 +278,8 @@ class EchoBot:
         try:
             return {"token": self.api.access_token()}
         except (requests.RequestException, ApiError) as error:
-            # Let the handshake fail (unauthorized) and be retried, instead of
-            # breaking python-socketio's reconnect loop with an exception.
+            # Let the handshake be refused and retried by connect(), rather than
+            # raise inside python-socketio's connection thread.
             log.warning("no fresh token for the socket yet: %s", error)
             return {"token": ""}
 
@@ -268,6 +288,7 @@ class EchoBot:
             self.api.access_token()
         except (requests.RequestException, ApiError) as error:
             log.warning("could not refresh the token yet: %s", error)
+            self.stopping.wait(RECONNECT_DELAY_MAX)  # not a tight loop while the network is down
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,17 +302,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set BOT_PASSWORD to the bot account's password")
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s")
 
-    stop = threading.Event()
     bot = EchoBot(ApiClient(args.url, args.username, password))
 
     def request_stop(signum: int, _frame: Any) -> None:
         log.info("stopping (signal %s)", signum)
-        stop.set()
-        bot.tasks.put(None)
+        bot.stopping.set()
+        bot.tasks.put(None)  # wake the worker
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    bot.run(stop)
+    bot.run()
     return 0
 
 
