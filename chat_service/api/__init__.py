@@ -11,16 +11,20 @@ from ..db import get_session
 from ..models import User
 from ..runtime import runtime
 from ..services import users
-from ..services.validation import MAX_ID
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
 
 class IdConverter(IntegerConverter):
-    """`<id:name>`: a positive integer that fits a database id (else 404, never a crash)."""
+    """`<id:name>`: a positive integer that fits a database id (else 404, never a crash).
 
-    def __init__(self, map, **kwargs):
-        super().__init__(map, min=1, max=MAX_ID)
+    The pattern itself refuses what cannot be an id (0, leading zeros, more than 18
+    digits: far beyond any id ever handed out, and within the 64-bit limit), so such a
+    path matches no route: 404. Refusing it later, in to_python, would make Werkzeug
+    answer 405 whenever the same path has a rule for another method.
+    """
+
+    regex = r"[1-9][0-9]{0,17}"
 
 
 @api.before_request
