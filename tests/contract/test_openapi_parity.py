@@ -71,3 +71,22 @@ def test_chat_document_describes_the_socketio_events_the_service_handles_and_emi
             for part in ("payload", "ack"):
                 if part in event:
                     assert event[part]["$ref"].removeprefix("#/components/schemas/") in schemas, (name, part)
+
+
+@pytest.mark.parametrize("bad_id", ["0", "007", "1000000000000000000", "9223372036854775808", "x"])
+def test_a_path_id_that_cannot_exist_is_404_for_every_method(bad_id):
+    # Werkzeug answers 405 when a converter refuses a value on a path that has a rule
+    # for another method; ids must be refused by the route pattern instead.
+    document = load_document("chat_service")
+    client = create_test_app("chat_service").test_client()
+    checked = 0
+    for path, item in document["paths"].items():
+        if "_id}" not in path:
+            continue
+        concrete = re.sub(r"\{\w+_id\}", bad_id, path)
+        for method in item:
+            response = client.open(concrete, method=method.upper(), json={})
+            assert response.status_code == 404, (method, concrete, response.status_code)
+            assert response.get_json()["error"]["code"] == "not_found"
+            checked += 1
+    assert checked >= 6

@@ -1,0 +1,97 @@
+"""Contract fuzzing: generated requests against the running services, through the gateway.
+
+For every operation of each service's served OpenAPI document, schemathesis
+generates requests that fit the document (positive) and requests that break it
+(negative), sent with a real user's Bearer token. Every response must be a
+non-5xx, with a status code, content type and body the document declares.
+
+Findings are collected across all operations (not stopped at the first), so one
+run reports everything; the summary names the operations and example counts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+pytestmark = pytest.mark.system
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES_PER_MODE = 25
+# The docs page and the document itself are static files; fuzzing them finds nothing.
+NOT_FUZZED = {"/auth/docs", "/auth/openapi.json", "/api/docs", "/api/openapi.json"}
+
+
+@pytest.fixture(scope="module")
+def bearer_headers(live_stack) -> dict[str, str]:
+    username = f"fuzz_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(12)
+    registered = requests.post(f"{live_stack.url}/auth/register", timeout=10,
+                               json={"username": username, "email": f"{username}@example.com", "password": password})
+    assert registered.status_code == 201, registered.text
+    token = requests.post(f"{live_stack.url}/auth/token", json={"username": username, "password": password}, timeout=10)
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def fuzz_operation(operation, mode: GenerationMode, base_url: str, headers: dict[str, str]) -> tuple[int, list[str]]:
+    """Run one operation's examples; returns (examples run, distinct findings)."""
+    examples = 0
+    findings: list[str] = []
+    seen: set[str] = set()
+    session = requests.Session()
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def run(case):
+        nonlocal examples
+        examples += 1
+        try:
+            case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=CHECKS, timeout=15)
+        except (AssertionError, FailureGroup) as failure:
+            # One entry per kind of failure (its "- <code> <title>" lines), with the first reproduction.
+            kinds = {line for line in str(failure).splitlines() if line.startswith("- ")}
+            if not kinds <= seen:
+                seen.update(kinds)
+                findings.append(f"{operation.label} [{mode.value}]: {str(failure).strip()}")
+
+    try:
+        run()
+    except Unsatisfiable:
+        pass  # negative mode: nothing in this operation can be made invalid (no parameters, no body)
+    return examples, findings
+
+
+@pytest.mark.parametrize("prefix", ["/auth", "/api"])
+def test_generated_requests_get_documented_answers_and_never_a_server_error(live_stack, bearer_headers, prefix):
+    schema = schemathesis.openapi.from_url(f"{live_stack.url}{prefix}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    fuzzed = [op for op in operations if op.path not in NOT_FUZZED]
+    assert len(fuzzed) >= 8, [op.label for op in operations]
+
+    examples: Counter[str] = Counter()
+    findings: list[str] = []
+    for operation in fuzzed:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            count, found = fuzz_operation(operation, mode, live_stack.url, bearer_headers)
+            examples[operation.label] += count
+            findings.extend(found)
+
+    summary = "\n".join(f"  {label}: {count} examples" for label, count in sorted(examples.items()))
+    print(f"\n{prefix}: {len(fuzzed)} operations, {sum(examples.values())} examples\n{summary}")
+    assert not findings, "\n\n".join(findings)
