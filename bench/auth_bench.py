@@ -23,7 +23,8 @@ from typing import Any
 import requests
 
 from shared import jwt
-from shared.testing import free_port
+
+from . import procinfo
 
 PASSWORD = "auth-bench-password"
 MAX_LOGINS = 5000
@@ -128,8 +129,9 @@ def run_with_own_stack(duration: float, concurrency: int) -> dict[str, Any]:
     from stack.stack import Stack
 
     with tempfile.TemporaryDirectory(prefix="auth-bench-") as run_dir:
-        stack = Stack(run_dir, gateway_port=free_port(), auth_port=free_port(), frontend_port=free_port(),
-                      chat_ports=[free_port()], env=_real_kdf_env(), die_with_parent=True)
+        port = procinfo.listen_port
+        stack = Stack(run_dir, gateway_port=port(), auth_port=port(), frontend_port=port(), chat_ports=[port()],
+                      env=_real_kdf_env(), die_with_parent=True)
         with stack:
             return run_against(stack.url, duration, concurrency)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pwd
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +13,8 @@ from typing import Any
 
 import requests
 
-from shared.testing import free_port
+from gateway.render import render_local
+from shared.testing import require_executable
 
 from . import procinfo
 
@@ -51,7 +54,11 @@ def wait_healthy(url: str, timeout: float = 30.0) -> None:
 
 
 class EchoTarget:
-    """N echo instances joined by one Redis channel; clients connect to them directly."""
+    """N echo instances joined by one Redis channel, behind the product's own gateway config.
+
+    The gateway (nginx, rendered by gateway.render like the launcher does) is in
+    front so the ceiling pays for the same proxy hop as the product.
+    """
 
     kind = "echo"
     send_members = True
@@ -62,22 +69,41 @@ class EchoTarget:
         self.channel = channel
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen] = []
-        self.urls: list[str] = []
+        self.instance_urls: list[str] = []
+        self.gateway: subprocess.Popen | None = None
+        self.url = ""
 
     def start(self) -> "EchoTarget":
         env = dict(os.environ, ECHO_REDIS_URL=self.redis_url, ECHO_CHANNEL=self.channel)
-        for i in range(self.instances):
-            port = free_port()
-            log = open(self.log_dir / f"echo-{i}.log", "ab")
-            self.processes.append(
-                subprocess.Popen(
-                    gunicorn_command("bench.echo_app:app", port), cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+        ports = [procinfo.listen_port() for _ in range(self.instances)]
+        for i, port in enumerate(ports):
+            with open(self.log_dir / f"echo-{i}.log", "ab") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        gunicorn_command("bench.echo_app:app", port), cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+                    )
                 )
-            )
-            self.urls.append(f"http://127.0.0.1:{port}")
-        for url in self.urls:
+            self.instance_urls.append(f"http://127.0.0.1:{port}")
+        for url in self.instance_urls:
             wait_healthy(f"{url}/healthz")
+        self._start_gateway(ports)
         return self
+
+    def _start_gateway(self, ports: list[int]) -> None:
+        prefix = self.log_dir / f"echo{self.instances}-nginx"
+        prefix.mkdir(parents=True, exist_ok=True)
+        port = procinfo.listen_port()
+        # auth and frontend upstreams point at unused ports: the echo load only uses /socket.io/.
+        conf = render_local(prefix=prefix, port=port, auth_port=procinfo.listen_port(), frontend_port=procinfo.listen_port(),
+                            chat_ports=ports, user=pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None)
+        (prefix / "nginx.conf").write_text(conf)
+        nginx = require_executable("nginx")
+        self.gateway = subprocess.Popen(
+            [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "nginx-error.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{self.url}/socket.io/?EIO=4&transport=polling")
 
     @property
     def worker_pids(self) -> list[int]:
@@ -91,24 +117,31 @@ class EchoTarget:
         return procinfo.children(self.processes[0].pid)[0]
 
     def conversations(self, count: int, first_id: int = 1) -> list[dict[str, Any]]:
-        """Synthetic 1:1 conversations; members spread over the instances so Redis carries deliveries."""
+        """Synthetic 1:1 conversations (the gateway spreads the sockets over the instances)."""
         specs = []
         for i in range(count):
             conv_id = first_id + i
             members = []
             for j in range(2):
                 user_id = 2 * conv_id + j
-                members.append({"user_id": user_id, "auth": {"user_id": user_id}, "url": self.urls[(2 * i + j) % len(self.urls)]})
+                members.append({"user_id": user_id, "auth": {"user_id": user_id}, "url": self.url})
             specs.append({"id": conv_id, "members": members})
         return specs
 
     def idle_endpoints(self, count: int) -> tuple[list[dict], list[str]]:
-        return [{"user_id": 10_000_000 + i} for i in range(min(count, 100))], self.urls[:1]
+        return [{"user_id": 10_000_000 + i} for i in range(min(count, 100))], [self.url]
 
     def history(self, conversation_id: int) -> None:
         return None  # the echo app keeps nothing
 
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.send_signal(signal.SIGQUIT)
+            try:
+                self.gateway.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.gateway.kill()
+                self.gateway.wait(timeout=5)
         for process in self.processes:
             process.terminate()
         for process in self.processes:

@@ -190,7 +190,7 @@ class Worker:
 
     async def paced(self, conv: Conversation, go: float, end: float, interval: float, offset: float) -> None:
         due = go + offset
-        while due < end:
+        while due < end and time.monotonic() < end:  # a late schedule is dropped, not caught up
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -241,7 +241,8 @@ class Worker:
 async def _run(spec: dict[str, Any], conn) -> None:
     loop = asyncio.get_running_loop()
     worker = Worker(spec)
-    worker.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    # No cookie jar: the gateway's sticky-route cookie must not pin every socket of a process to one instance.
+    worker.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
     try:
         if spec["mode"] == "idle":
             await worker.connect_idle()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import socket
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -40,4 +42,29 @@ def machine() -> dict[str, str]:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
-    return {"nproc": str(os.cpu_count()), "cpu": model, "memory": f"{mem_kb / 1024 / 1024:.1f} GiB"}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        # Other work on the machine skews every figure; the load average says how much there was.
+        "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+
+
+def listen_port() -> int:
+    """A free port below the kernel's ephemeral range.
+
+    shared.testing.free_port() hands out ephemeral ports, and the benchmark's
+    thousands of client sockets take ephemeral ports too, so a server started a
+    moment later could find its port taken.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(20000, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")

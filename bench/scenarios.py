@@ -77,14 +77,18 @@ def _loadgen_cpu(results: list[dict[str, Any]]) -> float:
     return sum(100.0 * r["cpu_seconds"] / max(r["wall_seconds"], 1e-6) for r in results)
 
 
-def _run_pool(specs: list[dict[str, Any]], duration: float, worker_pids: list[int]) -> tuple[list, list, float, float]:
+def _run_pool(specs: list[dict[str, Any]], duration: float, worker_pids: list[int], profiler=None) -> tuple[list, list, float, float]:
+    """Connect every worker, then run them together. `profiler(duration)` -> a waiter, started once connected."""
     pool = WorkerPool(specs)
     try:
         ready = pool.wait_ready()
+        finish_profile = profiler(duration) if profiler else None
         cpu_before = _cpu(worker_pids)
         start = pool.go()
         results = pool.results(timeout=duration + 60.0)
         server_cpu = 100.0 * (_cpu(worker_pids) - cpu_before) / max(time.monotonic() - start, 1e-6)
+        if finish_profile:
+            finish_profile()
         return ready, results, start, server_cpu
     finally:
         pool.close()
@@ -125,14 +129,14 @@ def _summarise_messages(name, target, ready, results, tag, start, duration, serv
     return PhaseResult(name, figures)
 
 
-def saturate(target, name: str, conversations: list[dict], duration: float, processes: int) -> PhaseResult:
+def saturate(target, name: str, conversations: list[dict], duration: float, processes: int, profiler=None) -> PhaseResult:
     """Every conversation sends back-to-back (one in flight each): messages/s fully delivered."""
     tag = _tag()
     specs = [
         {"mode": "saturate", "tag": tag, "conversations": part, "duration": duration, "send_members": target.send_members}
         for part in split(conversations, processes)
     ]
-    ready, results, start, server_cpu = _run_pool(specs, duration, target.worker_pids)
+    ready, results, start, server_cpu = _run_pool(specs, duration, target.worker_pids, profiler)
     return _summarise_messages(name, target, ready, results, tag, start, duration, server_cpu)
 
 
@@ -196,7 +200,7 @@ class IdleSockets:
             results = self.pool.results(timeout=120)
         finally:
             self.pool.close()
-        return {"still_connected": sum(r["still_connected"] for r in results)}
+        return {"still_connected": sum(r["still_connected"] for r in results), "holder_cpu_pct": _loadgen_cpu(results)}
 
 
 def _shares(total: int, parts: int) -> list[int]:

@@ -21,6 +21,7 @@ from . import procinfo
 
 PASSWORD = "bench-password-123"
 SETUP_THREADS = 8
+SETUP_ATTEMPTS = 4
 HTTP_TIMEOUT = 30
 HISTORY_PAGE = 100
 HISTORY_MAX_PAGES = 1000
@@ -55,6 +56,7 @@ class StackTarget:
         self.idle_users: list[BenchUser] = []
         self.pairs: list[tuple[BenchUser, BenchUser, int]] = []  # (sender, peer, conversation id)
         self._local = threading.local()
+        self.retried_503 = 0
 
     # -- processes ---------------------------------------------------------------------------
     @property
@@ -79,7 +81,12 @@ class StackTarget:
 
     def _call(self, method: str, path: str, *, token: str | None = None, expect=(200, 201), **kwargs) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self._session().request(method, self.base_url + path, headers=headers, timeout=HTTP_TIMEOUT, **kwargs)
+        for attempt in range(SETUP_ATTEMPTS):
+            response = self._session().request(method, self.base_url + path, headers=headers, timeout=HTTP_TIMEOUT, **kwargs)
+            if response.status_code != 503:  # 503 means "try again shortly" (e.g. chat -> auth lookup timed out)
+                break
+            self.retried_503 += 1
+            time.sleep(0.5 * (attempt + 1))
         if response.status_code not in expect:
             raise SetupError(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
         return response.json() if response.content else {}

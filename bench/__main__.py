@@ -1,0 +1,224 @@
+"""`python -m bench [--quick] [--url URL [--chat-pid PID]]` -- the benchmark behind `make bench`.
+
+Starts what it measures on free loopback ports (the echo ceiling; the product
+via stack.Stack with temporary PostgreSQL databases and Redis), drives it
+through the gateway with real Socket.IO clients in separate processes, and
+prints one table. Raw figures and the chat worker's profile go to
+bench/results/<timestamp>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Iterator
+
+from shared.testing import require_redis, temporary_postgres_database
+
+from . import auth_bench, procinfo, profile, scenarios
+from .echo_target import EchoTarget
+from .loadgen import raise_open_file_limit
+from .report import build_table
+from .stack_target import StackTarget
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REDIS_DB = 13  # a database of its own; pub/sub channels are per run (see redis_channel)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    duration: float  # seconds of each saturation / paced phase
+    saturate_conversations: int
+    paced_rate: float
+    paced_conversations: int
+    idle_sockets: int
+    idle_users: int
+    echo_instances: tuple[int, ...]
+    # A separate saturation run under py-spy (full), or py-spy during the measured one (quick, to save time).
+    profile_separately: bool
+    auth_seconds: float
+    load_processes: int
+    idle_processes: int
+
+
+QUICK = Plan("quick", 4, 100, 200, 50, 1000, 20, (1,), False, 4, 2, 2)
+FULL = Plan("full", 20, 100, 200, 50, 5000, 50, (1, 3), True, 10, 2, 4)
+
+# Cheap password hashing for creating the load's users; logins are measured
+# separately (auth_bench) with auth's real default cost.
+SETUP_ENV = {"PASSWORD_SCRYPT_N": "2", "PASSWORD_SCRYPT_R": "1", "PASSWORD_SCRYPT_P": "1", "ACCESS_TOKEN_TTL": "3600"}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def redis_url() -> str:
+    base = require_redis().rsplit("/", 1)[0]
+    return f"{base}/{REDIS_DB}"
+
+
+def message_phases(target, plan: Plan, results: dict, key: str, out_dir: Path, profile_pid: int | None = None) -> None:
+    """Throughput, paced latency, capacity and paced latency with idle sockets, on one target."""
+    profiler = None
+    if profile_pid is not None:
+        profiler = partial(start_profiler, profile_pid, out_dir, f"profile-{key}", results, f"{key}.profile")
+    if profiler and plan.profile_separately:
+        log(f"{key}: profiling the chat worker (pid {profile_pid}) under saturation")
+        scenarios.saturate(target, "profiled", target.conversations(plan.saturate_conversations),
+                           plan.duration, plan.load_processes, profiler)
+        profiler = None
+    log(f"{key}: saturation, {plan.saturate_conversations} conversations, {plan.duration:.0f} s"
+        + (" (py-spy samples the worker meanwhile)" if profiler else ""))
+    results[f"{key}.saturate"] = scenarios.saturate(
+        target, "saturate", target.conversations(plan.saturate_conversations), plan.duration, plan.load_processes,
+        profiler,
+    ).figures
+    log(f"{key}: {results[f'{key}.saturate']['delivered_per_s']:.0f} msg/s")
+    log(f"{key}: paced {plan.paced_rate:.0f} msg/s over {plan.paced_conversations} conversations")
+    results[f"{key}.paced"] = scenarios.paced(
+        target, "paced", target.conversations(plan.paced_conversations), plan.paced_rate, plan.duration, plan.load_processes
+    ).figures
+    try:
+        pid = target.single_worker_pid
+    except RuntimeError as exc:
+        results[f"{key}.capacity"] = {"error": str(exc)}
+        return
+    log(f"{key}: opening {plan.idle_sockets} idle WebSockets on one instance (worker pid {pid})")
+    capacity, idle = scenarios.capacity(target, plan.idle_sockets, plan.idle_processes)
+    try:
+        results[f"{key}.capacity"] = capacity.figures
+        log(f"{key}: {capacity.figures['connected']} connected, {capacity.figures['kb_per_connection']:.1f} KB each")
+        results[f"{key}.paced_idle"] = scenarios.paced(
+            target, "paced+idle", target.conversations(plan.paced_conversations), plan.paced_rate, plan.duration,
+            plan.load_processes, extra={"idle_sockets": capacity.figures["connected"]},
+        ).figures
+    finally:
+        results[f"{key}.capacity"].update(idle.close())
+
+
+def start_profiler(pid: int, out_dir: Path, name: str, results: dict, key: str, duration: float):
+    """Start py-spy on `pid` for `duration` s; the returned function waits and stores the summary."""
+    recorder = profile.Profiler(pid, max(1, int(duration)), out_dir, name)
+
+    def finish() -> None:
+        recorder.wait(timeout=duration + 30)
+        results[key] = (
+            {"error": recorder.error} if recorder.error
+            else {**profile.summarise(recorder.raw_path), "raw": str(recorder.raw_path)}
+        )
+
+    return finish
+
+
+@contextlib.contextmanager
+def started_stack(instances: int, redis: str, channel: str, run_dir: Path) -> Iterator[StackTarget]:
+    from stack.stack import Stack
+
+    with temporary_postgres_database("bench_auth") as auth_db, temporary_postgres_database("bench_chat") as chat_db:
+        stack = Stack(
+            run_dir,
+            gateway_port=procinfo.listen_port(), auth_port=procinfo.listen_port(),
+            frontend_port=procinfo.listen_port(), chat_ports=[procinfo.listen_port() for _ in range(instances)],
+            chat_instances=instances,
+            auth_database_url=auth_db, chat_database_url=chat_db, redis_url=redis,
+            env={**SETUP_ENV, "REDIS_PREFIX": channel, "REDIS_KEY_PREFIX": f"{channel}:"},
+            die_with_parent=True,
+        )
+        with stack:
+            masters = [stack.running[f"chat-{i}"].pid for i in range(instances)]
+            yield StackTarget(stack.url, masters)
+
+
+def run(args: argparse.Namespace) -> dict:
+    plan = QUICK if args.quick else FULL
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(args.out or RESULTS_DIR / stamp)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd_limit = raise_open_file_limit()
+    redis = redis_url()
+    channel = f"bench-{secrets.token_hex(4)}"
+    results: dict = {
+        "plan": asdict(plan),
+        "machine": procinfo.machine(),
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "fd_limit": fd_limit,
+        "started": stamp,
+    }
+    started = time.monotonic()
+    log(f"{plan.name} run; results in {out_dir}")
+
+    for instances in plan.echo_instances:
+        echo = EchoTarget(instances, redis, f"{channel}-echo{instances}", out_dir).start()
+        try:
+            if instances == 1:
+                message_phases(echo, plan, results, "echo1", out_dir)
+            else:
+                log(f"echo{instances}: saturation")
+                results[f"echo{instances}.saturate"] = scenarios.saturate(
+                    echo, "saturate", echo.conversations(plan.saturate_conversations), plan.duration, plan.load_processes
+                ).figures
+        finally:
+            echo.stop()
+
+    if args.url:
+        target = StackTarget(args.url, [args.chat_pid] if args.chat_pid else [])
+        log(f"setting up {2 * plan.saturate_conversations + plan.idle_users} users through {args.url}")
+        results["setup_seconds"] = target.populate(plan.saturate_conversations, plan.idle_users)
+        message_phases(target, plan, results, "chat1", out_dir, profile_pid=target.worker_pids[0] if args.chat_pid else None)
+        results["auth"] = auth_bench.run_against(args.url, plan.auth_seconds, 4)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-stack-") as run_dir:
+            for instances in (1, 3):
+                log(f"starting the stack with {instances} chat instance(s) (PostgreSQL + Redis)")
+                with started_stack(instances, redis, f"{channel}-chat{instances}", Path(run_dir) / f"chat{instances}") as target:
+                    users = 2 * plan.saturate_conversations + (plan.idle_users if instances == 1 else 0)
+                    log(f"setting up {users} users, friendships and conversations through the API")
+                    results[f"chat{instances}.setup_seconds"] = target.populate(
+                        plan.saturate_conversations, plan.idle_users if instances == 1 else 0
+                    )
+                    if instances == 1:
+                        message_phases(target, plan, results, "chat1", out_dir, profile_pid=target.single_worker_pid)
+                    else:
+                        log(f"chat{instances}: saturation")
+                        results[f"chat{instances}.saturate"] = scenarios.saturate(
+                            target, "saturate", target.conversations(plan.saturate_conversations), plan.duration,
+                            plan.load_processes,
+                        ).figures
+        log("auth: logins through the gateway with the default scrypt cost (own small stack)")
+        results["auth"] = auth_bench.run_with_own_stack(plan.auth_seconds, 4)
+
+    kdf = auth_bench.default_kdf()
+    results["auth"].update(kdf=kdf, kdf_ms=auth_bench.kdf_ms_per_hash(**kdf), **auth_bench.token_verification())
+    results["elapsed_s"] = time.monotonic() - started
+    results["load_average_end"] = procinfo.machine()["load_average"]
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table = build_table(results)
+    (out_dir / "table.md").write_text(table + "\n")
+    print(table)
+    log(f"done in {results['elapsed_s']:.0f} s; raw figures: {out_dir / 'results.json'}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short phases, 1,000 idle sockets (< 3 min)")
+    parser.add_argument("--url", help="measure a running stack's gateway instead of starting one")
+    parser.add_argument("--chat-pid", type=int, help="with --url: the chat gunicorn master pid (memory, profile)")
+    parser.add_argument("--out", help="results folder (default bench/results/<timestamp>)")
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
