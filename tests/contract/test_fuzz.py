@@ -5,6 +5,10 @@ generates requests that fit the document (positive) and requests that break it
 (negative), sent with a real user's Bearer token. Every response must be a
 non-5xx, with a status code, content type and body the document declares.
 
+Random ids almost never name a real row, so operations with ids in their path
+get a third round on real ones: a conversation with a friend and a pending
+friend request of the fuzzing user, with generated queries and bodies.
+
 Findings are collected across all operations (not stopped at the first), so one
 run reports everything; the summary names the operations and example counts.
 """
@@ -36,26 +40,42 @@ EXAMPLES_PER_MODE = 25
 NOT_FUZZED = {"/auth/docs", "/auth/openapi.json", "/api/docs", "/api/openapi.json"}
 
 
-@pytest.fixture(scope="module")
-def bearer_headers(live_stack) -> dict[str, str]:
-    username = f"fuzz_{secrets.token_hex(4)}"
+def api_user(base: str, prefix: str) -> tuple[str, requests.Session]:
+    username = f"{prefix}_{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(12)
-    registered = requests.post(f"{live_stack.url}/auth/register", timeout=10,
+    registered = requests.post(f"{base}/auth/register", timeout=10,
                                json={"username": username, "email": f"{username}@example.com", "password": password})
     assert registered.status_code == 201, registered.text
-    token = requests.post(f"{live_stack.url}/auth/token", json={"username": username, "password": password}, timeout=10)
+    token = requests.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=10)
     assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return username, session
 
 
-def fuzz_operation(operation, mode: GenerationMode, base_url: str, headers: dict[str, str]) -> tuple[int, list[str]]:
+@pytest.fixture(scope="module")
+def fuzz_user(live_stack) -> tuple[dict[str, str], dict[str, int]]:
+    """The fuzzing user's headers, and real ids it may use: {path parameter: id}."""
+    base = live_stack.url
+    name, me = api_user(base, "fuzz")
+    _, friend = api_user(base, "fuzzfriend")
+    _, stranger = api_user(base, "fuzzstranger")
+    request_id = friend.post(f"{base}/api/friend-requests", json={"username": name}, timeout=10).json()["request"]["id"]
+    conversation_id = me.post(f"{base}/api/friend-requests/{request_id}/accept", timeout=10).json()["conversation_id"]
+    friend.post(f"{base}/api/conversations/{conversation_id}/messages", json={"text": "hi"}, timeout=10).raise_for_status()
+    pending = stranger.post(f"{base}/api/friend-requests", json={"username": name}, timeout=10).json()["request"]["id"]
+    return dict(me.headers), {"conversation_id": conversation_id, "request_id": pending}
+
+
+def fuzz_operation(operation, mode: GenerationMode, base_url: str, headers: dict[str, str],
+                   path_parameters: dict[str, int] | None = None) -> tuple[int, list[str]]:
     """Run one operation's examples; returns (examples run, distinct findings)."""
     examples = 0
     findings: list[str] = []
     seen: set[str] = set()
     session = requests.Session()
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case):
@@ -78,7 +98,8 @@ def fuzz_operation(operation, mode: GenerationMode, base_url: str, headers: dict
 
 
 @pytest.mark.parametrize("prefix", ["/auth", "/api"])
-def test_generated_requests_get_documented_answers_and_never_a_server_error(live_stack, bearer_headers, prefix):
+def test_generated_requests_get_documented_answers_and_never_a_server_error(live_stack, fuzz_user, prefix):
+    headers, real_ids = fuzz_user
     schema = schemathesis.openapi.from_url(f"{live_stack.url}{prefix}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     fuzzed = [op for op in operations if op.path not in NOT_FUZZED]
@@ -87,11 +108,19 @@ def test_generated_requests_get_documented_answers_and_never_a_server_error(live
     examples: Counter[str] = Counter()
     findings: list[str] = []
     for operation in fuzzed:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            count, found = fuzz_operation(operation, mode, live_stack.url, bearer_headers)
+        rounds = [(GenerationMode.POSITIVE, None), (GenerationMode.NEGATIVE, None)]
+        path_names = {p.name for p in operation.path_parameters}
+        if path_names and path_names <= set(real_ids):
+            rounds.append((GenerationMode.POSITIVE, {name: real_ids[name] for name in path_names}))
+        for mode, path_parameters in rounds:
+            count, found = fuzz_operation(operation, mode, live_stack.url, headers, path_parameters)
             examples[operation.label] += count
             findings.extend(found)
 
     summary = "\n".join(f"  {label}: {count} examples" for label, count in sorted(examples.items()))
     print(f"\n{prefix}: {len(fuzzed)} operations, {sum(examples.values())} examples\n{summary}")
     assert not findings, "\n\n".join(findings)
+    if prefix == "/api":  # the real-id round got past validation into the conversation
+        history = requests.get(f"{live_stack.url}/api/conversations/{real_ids['conversation_id']}/messages",
+                               headers=headers, params={"limit": 100}, timeout=10).json()["messages"]
+        assert len(history) > 1
