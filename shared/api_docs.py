@@ -13,6 +13,10 @@ answers
 
 The page runs under a strict Content-Security-Policy: no inline script (the
 Swagger UI start-up lives in `static/api-docs.js`), nothing from other origins.
+
+Updating Swagger UI: `npm pack swagger-ui-dist@<version>`, copy its
+swagger-ui-bundle.js (+ .LICENSE.txt), swagger-ui.css, favicon-32x32.png, LICENSE
+and NOTICE into static/swagger-ui/, and set SWAGGER_UI_VERSION.
 """
 
 from __future__ import annotations
