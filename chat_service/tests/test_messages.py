@@ -132,15 +132,13 @@ def test_read_marker_moves_forward_only(client, auth, pair):
     assert client.post(read, json={"message_id": ids[2] + 1000}, headers=bob.headers).status_code == 404
 
 
-def test_concurrent_duplicates_store_one_message(app, auth, pair, database_url):
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_concurrent_duplicates_store_one_message(app, auth, pair):
     """Racing resends of one client_id: the unique key lets one in, the rest get it back.
 
     PostgreSQL only: SQLite (the single-instance development default, where gevent
     runs one statement at a time) refuses concurrent writers from real threads."""
     import threading
-
-    if not database_url.startswith("postgresql"):
-        pytest.skip("needs a database with concurrent writers")
 
     from chat_service.runtime import EXTENSION_KEY
     from chat_service.services.messages import send_message
