@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.logging import configure_logging, install_request_id
 
@@ -31,6 +32,10 @@ def create_app(config: Config | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(days=30),
     )
     configure_logging("web_frontend", config.log_level)
+    if config.trust_proxy:
+        # request.remote_addr becomes the browser's address, which is what the
+        # backends must see (auth rate-limits failed logins per client address).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trust_proxy)
     app.extensions["backends"] = backends.Backends(
         auth=AuthClient(config.auth_service_url, config.request_timeout),
         chat=ChatClient(config.chat_service_url, config.request_timeout),

@@ -31,9 +31,9 @@ def caller() -> Caller:
         public_origin = request_origin(request)
         proto, _, host = public_origin.partition("://")
         browser_origin = request.headers.get("Origin")
-        forwarded_for = ", ".join(
-            part for part in (request.headers.get("X-Forwarded-For"), request.remote_addr) if part
-        )
+        # One hop: the browser's address as this app sees it (after ProxyFix), so
+        # auth, trusting one proxy, attributes the request to the browser, not to us.
+        forwarded_for = request.remote_addr
         g.caller = Caller(
             access_token=request.cookies.get(ACCESS_COOKIE) or None,
             refresh_token=request.cookies.get(REFRESH_COOKIE) or None,

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from shared.config import ConfigError, env_bool, env_str, is_production, require_secret
+from shared.config import ConfigError, env_bool, env_int, env_str, is_production, require_secret
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Config:
     request_timeout: float
     app_env: str
     log_level: str = "INFO"
+    # Proxies (the gateway) whose X-Forwarded-For is trusted to name the browser's address.
+    trust_proxy: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -37,6 +39,7 @@ class Config:
             request_timeout=request_timeout,
             app_env=env_str("APP_ENV", "development", source).lower(),
             log_level=env_str("LOG_LEVEL", "INFO", source),
+            trust_proxy=env_int("TRUST_PROXY", 1, source, minimum=0),
         )
 
     @property

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .conftest import ORIGIN, PASSWORD, csrf_from, expired_token
+import pytest
+
+from .conftest import KEYS_SPEC, ORIGIN, PASSWORD, AuthActions, csrf_from, expired_token, serve
 
 
 def page_data(response) -> str:
@@ -148,3 +150,39 @@ def test_login_next_never_leaves_the_site(auth):
     response = auth.client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
                                                 "next": "//evil.example/"})
     assert response.status_code == 303 and response.headers["Location"] == "/chat"
+
+
+@pytest.fixture
+def strict_auth_url(tmp_path):
+    """An auth_service that allows only two failed logins per client address."""
+    import auth_service
+    from auth_service.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'auth.sqlite3'}"
+    upgrade(url)
+    app = auth_service.create_app(auth_service.config.Config.from_env({
+        "DATABASE_URL": url, "JWT_KEYS": KEYS_SPEC, "PASSWORD_SCRYPT_N": "1024", "ALLOWED_ORIGINS": ORIGIN,
+        "LOGIN_FAILURE_LIMIT_IP": "2", "LOGIN_FAILURE_LIMIT_USER": "100",
+    }))
+    yield from serve(app)
+
+
+def test_failed_logins_count_against_the_browser_not_the_gateway(make_app, strict_auth_url):
+    """Behind the gateway every request reaches us from nginx's address; auth must
+    still see each browser's own address, or one person's typos lock out everyone."""
+    app = make_app(auth_service_url=strict_auth_url)
+    mallory, alice = AuthActions(app.test_client()), AuthActions(app.test_client())
+    username = alice.register()
+    alice.client.post("/logout", data={"csrf_token": csrf_from(alice.client.get("/chat").get_data(as_text=True))})
+
+    def login(actions, name, password, address):
+        token = csrf_from(actions.client.get("/login").get_data(as_text=True))
+        return actions.client.post("/login", data={"username": name, "password": password, "csrf_token": token},
+                                   headers={"Origin": ORIGIN, "X-Forwarded-For": address})
+
+    for attempt in range(3):
+        login(mallory, f"nobody{attempt}", "wrong password!", "198.51.100.1")
+    refused = login(mallory, username, PASSWORD, "198.51.100.1")
+    assert mallory.cookie("access_token") is None, refused.status_code
+    assert login(alice, username, PASSWORD, "198.51.100.2").headers["Location"] == "/chat"
+    assert alice.cookie("access_token")
