@@ -40,6 +40,7 @@ class Plan:
     duration: float  # seconds of each saturation / paced phase
     saturate_conversations: int
     paced_rate: float
+    light_rate: float  # a rate every target sustains: the message path's own latency, without queueing
     paced_conversations: int
     idle_sockets: int
     idle_users: int
@@ -51,8 +52,8 @@ class Plan:
     idle_processes: int
 
 
-QUICK = Plan("quick", 4, 100, 200, 50, 1000, 20, (1,), False, 4, 2, 2)
-FULL = Plan("full", 20, 100, 200, 50, 5000, 50, (1, 3), True, 10, 2, 4)
+QUICK = Plan("quick", 4, 100, 200, 20, 50, 1000, 20, (1,), False, 4, 2, 2)
+FULL = Plan("full", 20, 100, 200, 20, 50, 5000, 50, (1, 3), True, 10, 2, 4)
 
 # Cheap password hashing for creating the load's users; logins are measured
 # separately (auth_bench) with auth's real default cost.
@@ -85,6 +86,11 @@ def message_phases(target, plan: Plan, results: dict, key: str, out_dir: Path, p
         profiler,
     ).figures
     log(f"{key}: {results[f'{key}.saturate']['delivered_per_s']:.0f} msg/s")
+    log(f"{key}: light load, {plan.light_rate:.0f} msg/s over {plan.paced_conversations} conversations")
+    results[f"{key}.light"] = scenarios.paced(
+        target, "light", target.conversations(plan.paced_conversations), plan.light_rate, plan.duration,
+        plan.load_processes,
+    ).figures
     log(f"{key}: paced {plan.paced_rate:.0f} msg/s over {plan.paced_conversations} conversations")
     results[f"{key}.paced"] = scenarios.paced(
         target, "paced", target.conversations(plan.paced_conversations), plan.paced_rate, plan.duration, plan.load_processes

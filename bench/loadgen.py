@@ -258,9 +258,12 @@ async def _run(spec: dict[str, Any], conn) -> None:
                 "transports": sorted(worker.transports),
             }
         )
-        command = await loop.run_in_executor(None, conn.recv)
-        cpu_before = cpu_seconds()
+        cpu_before = cpu_seconds()  # idle holders count from here, message phases from "go"
         wall_before = time.monotonic()
+        command = await loop.run_in_executor(None, conn.recv)
+        if spec["mode"] != "idle":
+            cpu_before = cpu_seconds()
+            wall_before = time.monotonic()
         if spec["mode"] == "idle":
             while command != "stop":  # hold the sockets until told otherwise
                 command = await loop.run_in_executor(None, conn.recv)

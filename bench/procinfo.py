@@ -24,6 +24,42 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def machine_busy_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """pid -> (command name, CPU seconds) for every process we can read."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / _TICKS)
+    return found
+
+
+def cpu_split(before: dict, after: dict, wall: float, named: dict[str, list[int]]) -> dict[str, float]:
+    """% of one core per group over an interval: the `named` pid groups, then by command name."""
+    group_of = {pid: group for group, pids in named.items() for pid in pids}
+    split: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        used = seconds - before.get(pid, (name, 0.0))[1]
+        if used <= 0:
+            continue
+        group = group_of.get(pid) or (name if name in ("postgres", "nginx", "redis-server") else "other")
+        split[group] = split.get(group, 0.0) + 100.0 * used / wall
+    return dict(sorted(split.items(), key=lambda item: -item[1]))
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():

@@ -77,19 +77,29 @@ def _loadgen_cpu(results: list[dict[str, Any]]) -> float:
     return sum(100.0 * r["cpu_seconds"] / max(r["wall_seconds"], 1e-6) for r in results)
 
 
-def _run_pool(specs: list[dict[str, Any]], duration: float, worker_pids: list[int], profiler=None) -> tuple[list, list, float, float]:
+def _run_pool(specs: list[dict[str, Any]], duration: float, worker_pids: list[int], profiler=None) -> tuple:
     """Connect every worker, then run them together. `profiler(duration)` -> a waiter, started once connected."""
     pool = WorkerPool(specs)
     try:
         ready = pool.wait_ready()
         finish_profile = profiler(duration) if profiler else None
         cpu_before = _cpu(worker_pids)
+        busy_before, total_before = procinfo.machine_busy_jiffies()
+        every_before = procinfo.cpu_by_process()
         start = pool.go()
         results = pool.results(timeout=duration + 60.0)
-        server_cpu = 100.0 * (_cpu(worker_pids) - cpu_before) / max(time.monotonic() - start, 1e-6)
+        wall = max(time.monotonic() - start, 1e-6)
+        server_cpu = 100.0 * (_cpu(worker_pids) - cpu_before) / wall
+        busy_after, total_after = procinfo.machine_busy_jiffies()
+        split = procinfo.cpu_split(every_before, procinfo.cpu_by_process(), wall,
+                                   {"chat worker": worker_pids, "load generator": pool.pids})
+        machine = {
+            "machine_busy_pct": 100.0 * (busy_after - busy_before) / max(total_after - total_before, 1),
+            "cpu_split_pct": split,
+        }
         if finish_profile:
             finish_profile()
-        return ready, results, start, server_cpu
+        return ready, results, start, server_cpu, machine
     finally:
         pool.close()
 
@@ -136,8 +146,8 @@ def saturate(target, name: str, conversations: list[dict], duration: float, proc
         {"mode": "saturate", "tag": tag, "conversations": part, "duration": duration, "send_members": target.send_members}
         for part in split(conversations, processes)
     ]
-    ready, results, start, server_cpu = _run_pool(specs, duration, target.worker_pids, profiler)
-    return _summarise_messages(name, target, ready, results, tag, start, duration, server_cpu)
+    ready, results, start, server_cpu, machine = _run_pool(specs, duration, target.worker_pids, profiler)
+    return _summarise_messages(name, target, ready, results, tag, start, duration, server_cpu, machine)
 
 
 def paced(target, name: str, conversations: list[dict], rate: float, duration: float, processes: int, extra=None) -> PhaseResult:
@@ -156,8 +166,9 @@ def paced(target, name: str, conversations: list[dict], rate: float, duration: f
         }
         for part in split(conversations, processes)
     ]
-    ready, results, start, server_cpu = _run_pool(specs, duration, target.worker_pids)
-    return _summarise_messages(name, target, ready, results, tag, start, duration, server_cpu, extra)
+    ready, results, start, server_cpu, machine = _run_pool(specs, duration, target.worker_pids)
+    return _summarise_messages(name, target, ready, results, tag, start, duration, server_cpu,
+                               {**machine, **(extra or {})})
 
 
 class IdleSockets:
