@@ -13,6 +13,7 @@ Transitions (first connection opened / last one closed) are decided atomically
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import defaultdict
 from typing import Iterable, Protocol
@@ -114,7 +115,10 @@ return {before, after}
 class RedisPresence:
     def __init__(self, url: str, instance_id: str, ttl: int, prefix: str = "chat:presence") -> None:
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
-        self.instance_id = instance_id
+        # Each process counts under its own incarnation of the instance id: a crashed
+        # process restarted under the same INSTANCE_ID (a container's restart policy)
+        # must not bring the connections that died with it back to life by beating again.
+        self.instance_id = f"{instance_id}:{secrets.token_hex(4)}"
         self.ttl = ttl
         self.prefix = prefix
         self._change = self.redis.register_script(_CHANGE_COUNT)

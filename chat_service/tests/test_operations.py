@@ -91,12 +91,12 @@ def test_redis_presence_forgets_a_dead_instance(presence_pair):
     one, two = presence_pair
     assert one.connected(7) is True
     assert two.connected(8) is True and two.connected(7) is False
-    one.redis.delete(one._heartbeat_key("instance-one"))  # instance one crashed; its heartbeat expired
+    one.redis.delete(one._heartbeat_key(one.instance_id))  # instance one crashed; its heartbeat expired
     assert two.online([7, 8]) == {7, 8}  # 7 is still connected through instance two
     two.disconnected(7)
     assert two.online([7]) == set()
     assert one.connected(9) is True  # (one is back; unrelated user)
-    one.redis.delete(one._heartbeat_key("instance-one"))
+    one.redis.delete(one._heartbeat_key(one.instance_id))
     assert two.heartbeat() == [9]  # the survivor reaps the dead instance and reports who went offline
     assert two.heartbeat() == []
     assert two.online([8, 9]) == {8}
