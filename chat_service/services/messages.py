@@ -44,8 +44,10 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
                  client_id: object = None) -> SendResult:
     """Store a message and broadcast it to every member once committed.
 
-    Idempotent per (sender, client_id): a resend returns the stored message and
-    broadcasts nothing, also when two copies race (the unique key decides).
+    Idempotent per (sender, client_id): a resend returns the stored message, also
+    when two copies race (the unique key decides). A resend follows a lost ack, and
+    the instance that lost it may have died between commit and broadcast, so the
+    message is broadcast again; connections that had it skip it (realtime's managers).
     """
     text = text_field(text, "text", max_length=MAX_TEXT)
     client_id = optional_client_id(client_id)
@@ -53,6 +55,8 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     if client_id is not None:
         stored = _stored(session, sender_id, client_id, conversation_id)
         if stored is not None:
+            queue_event(session, "message", stored.message, member_ids(session, conversation_id))
+            session.commit()
             return stored
     require_can_post(session, conversation)
     # Lock the conversation before the message takes its id: messages of one
