@@ -149,7 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     kdf = default_kdf()
-    result = run_against(args.url, args.duration, args.concurrency) if args.url else run_with_own_stack(args.duration, args.concurrency)
+    if args.url:
+        result = run_against(args.url, args.duration, args.concurrency)
+    else:
+        result = run_with_own_stack(args.duration, args.concurrency)
     verification = token_verification()
     print(f"KDF: scrypt n=2^{kdf['n'].bit_length() - 1} r={kdf['r']} p={kdf['p']}, "
           f"{kdf_ms_per_hash(**kdf):.1f} ms per hash (in-process)")

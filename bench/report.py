@@ -64,7 +64,8 @@ def build_table(results: dict) -> str:
     chat1, echo1 = get("chat1.saturate") or {}, get("echo1.saturate") or {}
     ours, ceiling = chat1.get("delivered_per_s"), echo1.get("delivered_per_s")
     rows.append((
-        f"Throughput, 1 chat instance: msg/s persisted and delivered to every member ({plan['saturate_conversations']} conversations, closed loop)",
+        "Throughput, 1 chat instance: msg/s persisted and delivered to every member "
+        f"({plan['saturate_conversations']} conversations, closed loop)",
         _num(ours), _num(ceiling), _ratio(ours, ceiling), "≥ 50% of ceiling",
         _met(ours / ceiling >= 0.5) if ours and ceiling else "—",
     ))
@@ -81,7 +82,8 @@ def build_table(results: dict) -> str:
         suffix = f", with {idle:,} idle WebSockets open" if key == "paced_idle" and idle is not None else ""
         p99 = (ours_phase or {}).get("p99_ms")
         rows.append((
-            f"Latency p50 / p95 / p99 ms, `send` → peer's `message`, {rate:.0f} msg/s over {plan['paced_conversations']} conversations{suffix}",
+            f"Latency p50 / p95 / p99 ms, `send` → peer's `message`, {rate:.0f} msg/s over "
+            f"{plan['paced_conversations']} conversations{suffix}",
             _latency(ours_phase), _latency(echo_phase), "—", target,
             _met(p99 <= 50) if p99 is not None and target != "—" else "—",
         ))
@@ -102,7 +104,8 @@ def build_table(results: dict) -> str:
     auth = get("auth") or {}
     kdf = auth.get("kdf") or {}
     rows.append((
-        f"Logins/s through the gateway, {auth.get('login_concurrency', '?')} clients (scrypt n=2^{(kdf.get('n') or 2).bit_length() - 1} r={kdf.get('r')} p={kdf.get('p')}: "
+        f"Logins/s through the gateway, {auth.get('login_concurrency', '?')} clients "
+        f"(scrypt n=2^{(kdf.get('n') or 2).bit_length() - 1} r={kdf.get('r')} p={kdf.get('p')}: "
         f"{_num(auth.get('kdf_ms'), 0)} ms per hash; median login {_num(auth.get('login_median_ms'), 0)} ms)",
         _num(auth.get("logins_per_s"), 1), "—", "—", "—", "—",
     ))
@@ -115,7 +118,8 @@ def build_table(results: dict) -> str:
     history = sum((get(f"chat{n}.{p}") or {}).get("history_checked", 0) for n in (1, 3) for p in MESSAGE_PHASES)
     total = tuple(a + b for a, b in zip(ours_err, ours3))
     rows.append((
-        f"Lost / duplicated / out-of-order messages, every phase, per receiving socket and against history ({history:,} stored messages checked)",
+        "Lost / duplicated / out-of-order messages, every phase, per receiving socket and against history "
+        f"({history:,} stored messages checked)",
         " / ".join(str(n) for n in total[:3]), " / ".join(str(n) for n in echo_err[:3]), "—", "0 / 0 / 0",
         _met(not any(total[:3])),
     ))
@@ -129,7 +133,8 @@ def build_table(results: dict) -> str:
     ))
     ours_cost, echo_cost = _cpu_per_message(chat1), _cpu_per_message(echo1)
     rows.append((
-        "Whole machine CPU busy during 1-instance saturation, % of all cores (load generator, chat, nginx, PostgreSQL, Redis and anything else running)",
+        "Whole machine CPU busy during 1-instance saturation, % of all cores "
+        "(load generator, chat, nginx, PostgreSQL, Redis and anything else running)",
         _num(chat1.get("machine_busy_pct")), _num(echo1.get("machine_busy_pct")), "—", "—", "—",
     ))
     rows.append((
@@ -147,7 +152,8 @@ def build_table(results: dict) -> str:
     ]
     peak = max(load_cpu, default=(None, 0))
     rows.append((
-        f"Load generator CPU, busiest phase, % of one core summed over its {peak[1]} processes (machine: {results['machine']['nproc']} cores)",
+        f"Load generator CPU, busiest phase, % of one core summed over its {peak[1]} processes "
+        f"(machine: {results['machine']['nproc']} cores)",
         _num(peak[0]), "—", "—", "—", "—",
     ))
 

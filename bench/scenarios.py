@@ -7,7 +7,6 @@ credentials, the chat worker pids and (for the real service) history.
 from __future__ import annotations
 
 import secrets
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +68,12 @@ def _check_history(target, results: list[dict[str, Any]], tag: str) -> dict[str,
             seqs = [int(c.split("-")[2]) for c in client_ids]
             out_of_order += sum(1 for a, b in zip(seqs, seqs[1:]) if b <= a)
             checked += len(ours)
-    return {"history_checked": checked, "history_lost": lost, "history_duplicated": duplicated, "history_out_of_order": out_of_order}
+    return {
+        "history_checked": checked,
+        "history_lost": lost,
+        "history_duplicated": duplicated,
+        "history_out_of_order": out_of_order,
+    }
 
 
 def _loadgen_cpu(results: list[dict[str, Any]]) -> float:
@@ -237,7 +241,3 @@ def capacity(target, count: int, processes: int, settle: float = 3.0) -> tuple[P
         }
     )
     return PhaseResult("capacity", figures), idle
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None

@@ -93,7 +93,8 @@ class StackTarget:
 
     def _register(self, index: int) -> BenchUser:
         user = BenchUser(f"{self.prefix}_{index}")
-        self._call("POST", "/auth/register", json={"username": user.username, "email": f"{user.username}@bench.test", "password": PASSWORD})
+        self._call("POST", "/auth/register",
+                   json={"username": user.username, "email": f"{user.username}@bench.test", "password": PASSWORD})
         body = self._call("POST", "/auth/token", json={"username": user.username, "password": PASSWORD})
         self._take_tokens(user, body)
         return user
@@ -157,7 +158,8 @@ class StackTarget:
         after = 0
         for _ in range(HISTORY_MAX_PAGES):
             body = self._call(
-                "GET", f"/api/conversations/{conversation_id}/messages", token=token, params={"after": after, "limit": HISTORY_PAGE}
+                "GET", f"/api/conversations/{conversation_id}/messages", token=token,
+                params={"after": after, "limit": HISTORY_PAGE},
             )
             page = body["messages"]
             messages.extend(page)
