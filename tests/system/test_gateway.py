@@ -15,34 +15,12 @@ import socketio
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
 
+from .chat_load import befriend, new_user
+
 pytestmark = pytest.mark.system
 
-PASSWORD = "correct horse battery"
 # One value each (a service's own header replaces the gateway's default, never doubles it).
 REFERRER_POLICIES = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
-
-
-def new_user(base: str, prefix: str) -> dict:
-    """Register a user and return {username, token, headers}."""
-    username = f"{prefix}_{secrets.token_hex(4)}"
-    created = requests.post(f"{base}/auth/register", timeout=10, json={
-        "username": username, "email": f"{username}@example.com", "password": PASSWORD})
-    assert created.status_code == 201, created.text
-    issued = requests.post(f"{base}/auth/token", json={"username": username, "password": PASSWORD}, timeout=10)
-    assert issued.status_code == 200, issued.text
-    token = issued.json()["access_token"]
-    return {"username": username, "token": token, "headers": {"Authorization": f"Bearer {token}"}}
-
-
-def befriend(base: str, alice: dict, bob: dict) -> int:
-    """Make alice and bob friends; return their direct conversation id."""
-    asked = requests.post(f"{base}/api/friend-requests", json={"username": bob["username"]},
-                          headers=alice["headers"], timeout=10)
-    assert asked.status_code == 201, asked.text
-    accepted = requests.post(f"{base}/api/friend-requests/{asked.json()['request']['id']}/accept",
-                             headers=bob["headers"], timeout=10)
-    assert accepted.status_code == 200, accepted.text
-    return accepted.json()["conversation_id"]
 
 
 class Inbox:
