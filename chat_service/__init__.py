@@ -13,6 +13,7 @@ from shared.errors import register_error_handlers
 from shared.logging import install_request_id
 
 from .auth_directory import AuthDirectory
+from .cache import LookupCache
 from .config import Config
 from .db import Database, close_session
 from .runtime import EXTENSION_KEY, Runtime
@@ -50,7 +51,8 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_handlers(app)
     install_request_id(app)
 
-    socketio = create_socketio(app, config, async_mode)
+    cache = LookupCache(friendship_ttl=config.friendship_cache_ttl)
+    socketio = create_socketio(app, config, async_mode, cache)
     connections = ConnectionRegistry()
     presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl,
                               prefix=f"{config.redis_prefix}:presence")
@@ -58,7 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = Runtime(
         config=config,
         socketio=socketio,
-        database=Database(config.database_url, EventPublisher(socketio)),
+        database=Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size),
         directory=AuthDirectory(config.auth_service_url, config.auth_timeout),
         presence=presence,
         connections=connections,

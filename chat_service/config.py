@@ -42,6 +42,14 @@ class Config:
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Seconds after which a silent (crashed) instance's connections stop counting as online.
     presence_ttl: int = 30
+    # PostgreSQL connections per instance: events beyond it wait for one (no overflow).
+    db_pool_size: int = 20
+    # Seconds a cached "these two are friends" may outlive a lost invalidation (see cache.py).
+    friendship_cache_ttl: float = 5.0
+    # Socket.IO keep-alive, seconds: ping every interval, drop after interval + timeout
+    # without an answer (both under the gateway's proxy_read_timeout of 120 s).
+    ping_interval: int = 60
+    ping_timeout: int = 20
 
     @property
     def production(self) -> bool:
@@ -56,7 +64,7 @@ class Config:
             raise ConfigError("ALLOWED_ORIGINS must list origins, not '*', in production")
         if production and not env_str("DATABASE_URL", "", source):
             raise ConfigError("DATABASE_URL must be set in production")
-        return cls(
+        config = cls(
             database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL, source),
             redis_url=env_str("REDIS_URL", "", source) or None,
             redis_prefix=env_str("REDIS_PREFIX", "chat", source),
@@ -71,4 +79,11 @@ class Config:
             max_content_length=env_int("MAX_CONTENT_LENGTH", 64 * 1024, source, minimum=1024),
             instance_id=env_str("INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}", source),
             presence_ttl=env_int("PRESENCE_TTL", 30, source, minimum=3),
+            db_pool_size=env_int("DB_POOL_SIZE", 20, source, minimum=1),
+            friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
+            ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
+            ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
         )
+        if config.ping_interval + config.ping_timeout >= 120:
+            raise ConfigError("PING_INTERVAL + PING_TIMEOUT must stay under the gateway's 120 s read timeout")
+        return config

@@ -15,7 +15,11 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .cache import SESSION_KEY as CACHE_SESSION_KEY
+from .cache import LookupCache
+
 PENDING_EVENTS = "pending_events"
+USER_ROOM_PREFIX = "user:"
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,18 @@ Publisher = Callable[[list[Event]], None]
 
 
 def user_room(user_id: int) -> str:
-    return f"user:{user_id}"
+    return f"{USER_ROOM_PREFIX}{user_id}"
+
+
+def room_user_ids(rooms: Iterable[str] | str | None) -> list[int]:
+    """The user ids of `user:<id>` rooms (as an emit names them: one room or a list)."""
+    if isinstance(rooms, str):
+        rooms = [rooms]
+    ids = []
+    for room in rooms or ():
+        if isinstance(room, str) and room.startswith(USER_ROOM_PREFIX) and room[len(USER_ROOM_PREFIX):].isdigit():
+            ids.append(int(room[len(USER_ROOM_PREFIX):]))
+    return ids
 
 
 def queue_event(session: Session, name: str, payload: dict[str, Any], user_ids: Iterable[int]) -> None:
@@ -47,13 +62,21 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, pool_size: int = 20) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it cost a `SELECT 1` on every event. A connection that died meanwhile
+    # (database restart) fails its one statement; SQLAlchemy then invalidates every
+    # connection opened before it, so the next checkouts reconnect, and the client
+    # retries (sends are idempotent by client_id). Recycling keeps connections away
+    # from server- and proxy-side idle timeouts. Overflow connections would be opened
+    # and closed per use under load, so the pool is sized for the worker's concurrency
+    # and greenlets beyond it wait for a connection instead.
+    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800,
+                         pool_use_lifo=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -74,9 +97,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, publish: Publisher) -> None:
-        self.engine = create_db_engine(url)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+    def __init__(self, url: str, publish: Publisher, cache: LookupCache | None = None, pool_size: int = 20) -> None:
+        self.engine = create_db_engine(url, pool_size)
+        self.cache = cache or LookupCache()
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False,
+                                         info={CACHE_SESSION_KEY: self.cache})
         self._publish = publish
         event.listen(self.sessionmaker, "after_commit", self._after_commit)
         event.listen(self.sessionmaker, "after_rollback", self._after_rollback)
@@ -84,6 +109,9 @@ class Database:
     def _after_commit(self, session: Session) -> None:
         events = session.info.pop(PENDING_EVENTS, None)
         if events:
+            # Before anyone hears of the change, so this process acts on it at once.
+            for event in events:
+                self.cache.apply_event(event.name, event.payload, room_user_ids(event.rooms))
             self._publish(events)
 
     @staticmethod

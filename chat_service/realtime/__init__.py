@@ -10,14 +10,16 @@ import socketio
 from flask import Flask
 from flask_socketio import SocketIO
 
+from ..cache import LookupCache
 from ..config import Config
+from ..db import room_user_ids
 from .origins import OriginPolicy
 
 
-def create_socketio(app: Flask, config: Config, async_mode: str) -> SocketIO:
+def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCache) -> SocketIO:
     """The app's Flask-SocketIO server; joined to the other instances through
     Redis when REDIS_URL is set, so an emit here reaches sockets everywhere."""
-    manager = (OnceRedisManager(config.redis_url, channel=f"{config.redis_prefix}:socketio")
+    manager = (OnceRedisManager(config.redis_url, channel=f"{config.redis_prefix}:socketio", cache=cache)
                if config.redis_url else OnceManager())
     return SocketIO(
         app,
@@ -25,6 +27,12 @@ def create_socketio(app: Flask, config: Config, async_mode: str) -> SocketIO:
         client_manager=manager,
         cors_allowed_origins=OriginPolicy(config.allowed_origins),
         max_http_buffer_size=config.max_content_length,
+        # Each ping costs the worker a few greenlet switches per socket; with thousands
+        # of idle sockets the default 25 s showed in message latency. The gateway's
+        # proxy_read_timeout (120 s) must stay above interval + timeout (a long-poll is
+        # held that long); clients take both values from the handshake.
+        ping_interval=config.ping_interval,
+        ping_timeout=config.ping_timeout,
         logger=False,
         engineio_logger=False,
     )
@@ -76,15 +84,20 @@ class OnceManager(socketio.Manager):
 
 class OnceRedisManager(socketio.RedisManager):
     """Instances joined by Redis: each delivers what arrives on the channel (its own
-    emits included) at most once per local connection."""
+    emits included) at most once per local connection, and drops from its lookup
+    cache what the events say has changed on any instance."""
 
-    def __init__(self, url: str, channel: str) -> None:
+    def __init__(self, url: str, channel: str, cache: LookupCache) -> None:
         super().__init__(url, channel=channel)
         self.delivered = DeliveredMessages()
+        self.cache = cache
 
     def _handle_emit(self, message: dict) -> None:
         data = message.get("data")
         payload = data[0] if isinstance(data, list) and len(data) == 1 and not message.get("binary") else None
-        skip = self.delivered.skip_sids(self, message.get("event"), payload, message.get("namespace"),
+        event = message.get("event")
+        if event != "message":
+            self.cache.apply_event(event, payload, room_user_ids(message.get("room")))
+        skip = self.delivered.skip_sids(self, event, payload, message.get("namespace"),
                                         message.get("room"), message.get("skip_sid"))
         super()._handle_emit({**message, "skip_sid": skip})

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from shared.errors import Forbidden, NotFound
 
+from ..cache import ConversationFacts, lookup_cache
 from ..db import queue_event
 from ..models import Conversation, Friendship, Member, Message, User, utcnow
 from .payloads import conversation_payload, message_payload
@@ -18,27 +19,40 @@ from .validation import invalid, text_field, username_field
 MAX_GROUP_MEMBERS = 100
 
 
-def membership(session: Session, conversation_id: int, user_id: int) -> tuple[Conversation, Member]:
-    """The conversation and my membership row; 404 when I am not a member (or it does not exist)."""
-    row = session.execute(
-        select(Conversation, Member).join(Member, Member.conversation_id == Conversation.id)
-        .where(Conversation.id == conversation_id, Member.user_id == user_id)
-    ).first()
-    if row is None:
+def membership(session: Session, conversation_id: int, user_id: int) -> ConversationFacts:
+    """The conversation's kind and members (cached per process); 404 when I am not a
+    member (or it does not exist)."""
+    cache = lookup_cache(session)
+    facts = cache.conversation(conversation_id)
+    if facts is None:
+        rows = session.execute(
+            select(Conversation.kind, Conversation.direct_user_low_id, Conversation.direct_user_high_id,
+                   Member.user_id)
+            .join(Member, Member.conversation_id == Conversation.id)
+            .where(Conversation.id == conversation_id)
+        ).all()
+        if not rows:
+            raise NotFound("No such conversation.")
+        kind, low, high, _ = rows[0]
+        facts = ConversationFacts(conversation_id, kind, (low, high) if kind == "direct" else None,
+                                  frozenset(row[3] for row in rows))
+        cache.remember_conversation(facts)
+    if user_id not in facts.member_ids:
         raise NotFound("No such conversation.")
-    return row[0], row[1]
+    return facts
 
 
-def member_ids(session: Session, conversation_id: int) -> list[int]:
-    return list(session.scalars(select(Member.user_id).where(Member.conversation_id == conversation_id)))
-
-
-def require_can_post(session: Session, conversation: Conversation) -> None:
+def require_can_post(session: Session, conversation: ConversationFacts) -> None:
     """A direct conversation is writable only while its two members are friends."""
-    if conversation.kind == "direct":
-        pair = (conversation.direct_user_low_id, conversation.direct_user_high_id)
-        if session.get(Friendship, pair) is None:
-            raise Forbidden("You are no longer friends; this conversation is read-only.")
+    if conversation.direct_pair is None:
+        return
+    cache = lookup_cache(session)
+    if cache.are_friends(conversation.direct_pair):
+        return
+    generation = cache.friendship_generation()
+    if session.get(Friendship, conversation.direct_pair) is None:
+        raise Forbidden("You are no longer friends; this conversation is read-only.")
+    cache.remember_friendship(conversation.direct_pair, generation)
 
 
 def _new_conversation_payload(conversation: Conversation, members: list[User]) -> dict[str, Any]:

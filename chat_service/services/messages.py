@@ -5,21 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 
+from ..cache import ConversationFacts
 from ..db import queue_event
 from ..models import Conversation, Member, Message, User, utcnow
-from .conversations import member_ids, membership, require_can_post
-from .payloads import message_payload, user_payload
+from .conversations import membership, require_can_post
+from .payloads import message_payload, timestamp
+from .users import cached_user_payload
 from .validation import optional_client_id, positive_id, text_field
 
 MAX_TEXT = 4000
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
+
+CONVERSATIONS = Conversation.__table__
+MEMBERS = Member.__table__
+MESSAGES = Message.__table__
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,30 @@ def _stored(session: Session, sender_id: int, client_id: str, conversation_id: i
     return SendResult(message_payload(row[0], row[1]), created=False)
 
 
+def _broadcast_again(session: Session, stored: SendResult, conversation: ConversationFacts) -> SendResult:
+    queue_event(session, "message", stored.message, conversation.member_ids)
+    session.commit()
+    return stored
+
+
+# The send's statements, built once: building them per message cost more CPU than running them.
+_TOUCH_CONVERSATION = (update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("in_conversation"))
+                       .values(last_activity_at=bindparam("now")))
+# Does nothing when (sender_id, client_id) already names a message.
+_INSERT_UNLESS_SENT = {
+    dialect: insert(MESSAGES).on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
+    .returning(MESSAGES.c.id)
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_SET_LAST_MESSAGE = (update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("in_conversation"))
+                     .values(last_message_id=bindparam("new_message_id")))
+# My own message is read by me: keeps my marker current without a round trip.
+_MARK_OWN_MESSAGE_READ = (update(MEMBERS).where(MEMBERS.c.conversation_id == bindparam("in_conversation"),
+                                                 MEMBERS.c.user_id == bindparam("by_sender"),
+                                                 MEMBERS.c.last_read_message_id < bindparam("new_message_id"))
+                          .values(last_read_message_id=bindparam("new_message_id")))
+
+
 def send_message(session: Session, sender_id: int, conversation_id: int, text: object,
                  client_id: object = None) -> SendResult:
     """Store a message and broadcast it to every member once committed.
@@ -48,43 +79,41 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     when two copies race (the unique key decides). A resend follows a lost ack, and
     the instance that lost it may have died between commit and broadcast, so the
     message is broadcast again; connections that had it skip it (realtime's managers).
+
+    Three statements and the commit: what is looked up (membership, friendship, the
+    sender) comes from the process cache, and the writes are Core statements.
     """
     text = text_field(text, "text", max_length=MAX_TEXT)
     client_id = optional_client_id(client_id)
-    conversation, _ = membership(session, conversation_id, sender_id)
-    if client_id is not None:
-        stored = _stored(session, sender_id, client_id, conversation_id)
-        if stored is not None:
-            queue_event(session, "message", stored.message, member_ids(session, conversation_id))
-            session.commit()
-            return stored
-    require_can_post(session, conversation)
-    # Lock the conversation before the message takes its id: messages of one
-    # conversation then commit in id order, so `after=<last id seen>` never skips
-    # one that committed late. (SQLite serialises writers anyway.)
-    conversation = session.scalars(
-        select(Conversation).where(Conversation.id == conversation_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).one()
-    message = Message(conversation_id=conversation_id, sender_id=sender_id, text=text, client_id=client_id,
-                      created_at=utcnow())
-    session.add(message)
+    conversation = membership(session, conversation_id, sender_id)
     try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+        require_can_post(session, conversation)
+    except Forbidden:
+        # A resend of what was stored before the friendship ended still gets its answer.
         stored = _stored(session, sender_id, client_id, conversation_id) if client_id is not None else None
         if stored is None:
             raise
-        return stored
-    conversation.last_message_id = message.id
-    conversation.last_activity_at = message.created_at
-    # My own message is read by me: keeps my marker current without a round trip.
-    session.execute(update(Member).where(Member.conversation_id == conversation_id, Member.user_id == sender_id,
-                                         Member.last_read_message_id < message.id)
-                    .values(last_read_message_id=message.id))
-    payload = message_payload(message, session.get(User, sender_id))
-    queue_event(session, "message", payload, member_ids(session, conversation_id))
+        return _broadcast_again(session, stored, conversation)
+    sender = cached_user_payload(session, sender_id)
+    connection = session.connection()
+    now = utcnow()
+    row = {"conversation_id": conversation_id, "sender_id": sender_id, "text": text, "client_id": client_id,
+           "created_at": now, "in_conversation": conversation_id, "now": now}
+    # Lock the conversation before the message takes its id: messages of one
+    # conversation then commit in id order, so `after=<last id seen>` never skips
+    # one that committed late. (SQLite serialises writers anyway.)
+    connection.execute(_TOUCH_CONVERSATION, row)
+    message_id = connection.execute(_INSERT_UNLESS_SENT[connection.dialect.name], row).scalar()
+    if message_id is None:
+        # This sender already used client_id: answer with (and broadcast again) the stored one.
+        session.rollback()
+        return _broadcast_again(session, _stored(session, sender_id, client_id, conversation_id), conversation)
+    ids = {"in_conversation": conversation_id, "by_sender": sender_id, "new_message_id": message_id}
+    connection.execute(_SET_LAST_MESSAGE, ids)
+    connection.execute(_MARK_OWN_MESSAGE_READ, ids)
+    payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
+               "client_id": client_id, "created_at": timestamp(now)}
+    queue_event(session, "message", payload, conversation.member_ids)
     session.commit()
     return SendResult(payload, created=True)
 
@@ -119,11 +148,11 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
 
 def typing(session: Session, user_id: int, conversation_id: int) -> None:
     """Tell the other members that I am typing (nothing is stored)."""
-    conversation, _ = membership(session, conversation_id, user_id)
+    conversation = membership(session, conversation_id, user_id)
     require_can_post(session, conversation)
-    others = [uid for uid in member_ids(session, conversation_id) if uid != user_id]
+    others = conversation.member_ids - {user_id}
     queue_event(session, "typing", {"conversation_id": conversation_id,
-                                    "user": user_payload(session.get(User, user_id))}, others)
+                                    "user": cached_user_payload(session, user_id)}, others)
     session.commit()
 
 
@@ -131,18 +160,18 @@ def mark_read(session: Session, user_id: int, conversation_id: int, message_id: 
     """Move my read marker forward to `message_id` (never back); tells the other
     members when it moved. Returns whether it moved."""
     message_id = positive_id(message_id, "message_id")
-    membership(session, conversation_id, user_id)
+    conversation = membership(session, conversation_id, user_id)
     exists = session.scalar(select(Message.id).where(Message.id == message_id,
                                                      Message.conversation_id == conversation_id))
     if exists is None:
         raise NotFound("No such message in this conversation.")
     moved = session.execute(
-        update(Member).where(Member.conversation_id == conversation_id, Member.user_id == user_id,
-                             Member.last_read_message_id < message_id)
+        update(MEMBERS).where(MEMBERS.c.conversation_id == conversation_id, MEMBERS.c.user_id == user_id,
+                              MEMBERS.c.last_read_message_id < message_id)
         .values(last_read_message_id=message_id)
     ).rowcount == 1
     if moved:
-        others = [uid for uid in member_ids(session, conversation_id) if uid != user_id]
+        others = conversation.member_ids - {user_id}
         queue_event(session, "read", {"conversation_id": conversation_id, "user_id": user_id,
                                       "message_id": message_id}, others)
     session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,9 @@ from sqlalchemy.orm import Session
 from shared.errors import NotFound
 
 from ..auth_directory import AuthDirectory, parse_timestamp
+from ..cache import lookup_cache
 from ..models import User, utcnow
+from .payloads import user_payload
 from .validation import looks_like_username, username_field
 
 
@@ -32,7 +35,21 @@ def remember_user(session: Session, user_id: int, username: str, created_at: dat
     if user.username != username:
         user.username = username
         session.commit()
+        lookup_cache(session).forget_user(user_id)
     return user
+
+
+def cached_user_payload(session: Session, user_id: int) -> dict[str, Any]:
+    """The user's payload, cached per process (only `remember_user` changes a user)."""
+    cache = lookup_cache(session)
+    payload = cache.user_payload(user_id)
+    if payload is None:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        payload = user_payload(user)
+        cache.remember_user_payload(user_id, payload)
+    return payload
 
 
 def find_local(session: Session, username: str) -> User | None:

@@ -55,7 +55,9 @@ def cluster(tmp_path_factory):
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_KEYS": spec,
                "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "AUTH_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
                "ALLOWED_ORIGINS": "http://allowed.example", "REDIS_PREFIX": f"chat-test-{secrets.token_hex(4)}",
-               "PRESENCE_TTL": "6"}
+               "PRESENCE_TTL": "6",
+               # Longer than the tests wait: a refusal then proves the invalidation through Redis.
+               "FRIENDSHIP_CACHE_TTL": "120"}
         instances = []
         try:
             for _ in range(2):
@@ -153,3 +155,28 @@ def test_cross_origin_handshake_is_refused(cluster):
         response = requests.get(f"{one.url}/socket.io/?EIO=4&transport=polling", headers={"Origin": origin},
                                 cookies={"access_token": token}, timeout=5)
         assert (response.status_code == 200) is allowed, (origin, response.status_code)
+
+
+def test_friend_removed_on_one_instance_stops_sends_on_the_other(cluster):
+    one, two = cluster
+    alice, bob = user(21, "alice21"), user(22, "bob22")
+    headers = lambda u: {"Authorization": f"Bearer {u['token']}"}  # noqa: E731
+    assert requests.get(f"{two.url}/api/friends", headers=headers(bob), timeout=5).status_code == 200
+    request_id = requests.post(f"{one.url}/api/friend-requests", json={"username": "bob22"},
+                               headers=headers(alice), timeout=5).json()["request"]["id"]
+    conversation_id = requests.post(f"{two.url}/api/friend-requests/{request_id}/accept", headers=headers(bob),
+                                    timeout=5).json()["conversation_id"]
+    a = Client(one.url, alice)
+    try:
+        ack = a.sio.call("send", {"conversation_id": conversation_id, "text": "cached now"}, timeout=5)
+        assert ack["ok"] is True  # instance one has cached that they are friends
+        assert requests.delete(f"{two.url}/api/friends/alice21", headers=headers(bob), timeout=5).status_code == 204
+        deadline = time.time() + 3
+        while True:
+            ack = a.sio.call("send", {"conversation_id": conversation_id, "text": "after"}, timeout=5)
+            if not ack["ok"] or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert ack["ok"] is False and ack["error"]["code"] == "forbidden", ack
+    finally:
+        a.sio.disconnect()
