@@ -42,8 +42,9 @@ class Config:
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Seconds after which a silent (crashed) instance's connections stop counting as online.
     presence_ttl: int = 30
-    # PostgreSQL connections per instance: events beyond it wait for one (no overflow).
-    db_pool_size: int = 20
+    # PostgreSQL connections per pool (two pools per instance, see db.Database): events
+    # beyond it wait for one (no overflow).
+    db_pool_size: int = 10
     # Seconds a cached "these two are friends" may outlive a lost invalidation (see cache.py).
     friendship_cache_ttl: float = 5.0
     # Socket.IO keep-alive, seconds: ping every interval, drop after interval + timeout
@@ -79,7 +80,7 @@ class Config:
             max_content_length=env_int("MAX_CONTENT_LENGTH", 64 * 1024, source, minimum=1024),
             instance_id=env_str("INSTANCE_ID", f"{socket.gethostname()}-{os.getpid()}", source),
             presence_ttl=env_int("PRESENCE_TTL", 30, source, minimum=3),
-            db_pool_size=env_int("DB_POOL_SIZE", 20, source, minimum=1),
+            db_pool_size=env_int("DB_POOL_SIZE", 10, source, minimum=1),
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),

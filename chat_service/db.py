@@ -19,6 +19,7 @@ from .cache import SESSION_KEY as CACHE_SESSION_KEY
 from .cache import LookupCache
 
 PENDING_EVENTS = "pending_events"
+AUTOCOMMIT_ENGINE = "autocommit_engine"
 USER_ROOM_PREFIX = "user:"
 
 
@@ -54,6 +55,11 @@ def queue_event(session: Session, name: str, payload: dict[str, Any], user_ids: 
         session.info.setdefault(PENDING_EVENTS, []).append(Event(name, payload, rooms))
 
 
+def autocommit_engine(session: Session) -> Engine | None:
+    """The engine whose connections run each statement as its own transaction (PostgreSQL only)."""
+    return session.info.get(AUTOCOMMIT_ENGINE)
+
+
 def normalize_url(url: str) -> str:
     """SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2."""
     for bare in ("postgresql://", "postgres://"):
@@ -62,7 +68,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, pool_size: int = 20) -> Engine:
+def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
@@ -76,7 +82,7 @@ def create_db_engine(url: str, pool_size: int = 20) -> Engine:
     # and closed per use under load, so the pool is sized for the worker's concurrency
     # and greenlets beyond it wait for a connection instead.
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800,
-                         pool_use_lifo=True)
+                         pool_use_lifo=True, **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -97,11 +103,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, publish: Publisher, cache: LookupCache | None = None, pool_size: int = 20) -> None:
+    def __init__(self, url: str, publish: Publisher, cache: LookupCache | None = None, pool_size: int = 10) -> None:
         self.engine = create_db_engine(url, pool_size)
+        # PostgreSQL: connections kept in autocommit for writes that are one statement (a
+        # message). Switching a pooled connection in and out of autocommit costs a round trip.
+        self.autocommit_engine = (create_db_engine(url, pool_size, autocommit=True)
+                                  if self.engine.dialect.name == "postgresql" else None)
         self.cache = cache or LookupCache()
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False,
-                                         info={CACHE_SESSION_KEY: self.cache})
+                                         info={CACHE_SESSION_KEY: self.cache,
+                                               AUTOCOMMIT_ENGINE: self.autocommit_engine})
         self._publish = publish
         event.listen(self.sessionmaker, "after_commit", self._after_commit)
         event.listen(self.sessionmaker, "after_rollback", self._after_rollback)
@@ -124,6 +135,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.autocommit_engine is not None:
+            self.autocommit_engine.dispose()
 
 
 def get_session() -> Session:
