@@ -81,8 +81,12 @@ def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False)
     # from server- and proxy-side idle timeouts. Overflow connections would be opened
     # and closed per use under load, so the pool is sized for the worker's concurrency
     # and greenlets beyond it wait for a connection instead.
+    if autocommit:
+        # No transaction is ever open on these, so nothing to roll back when one is returned.
+        return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800,
+                             pool_use_lifo=True, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800,
-                         pool_use_lifo=True, **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
+                         pool_use_lifo=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:
