@@ -71,7 +71,12 @@ def normalize_url(url: str) -> str:
 def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        # One connection per process: greenlets then queue for it in the pool, which
+        # gevent makes cooperative. Several connections would meet in SQLite's own
+        # lock, whose busy-wait blocks the whole gevent hub, including the greenlet
+        # holding the lock, until the timeout gives up with "database is locked".
+        engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30,
+                               connect_args={"check_same_thread": False, "timeout": 10})
         _configure_sqlite(engine)
         return engine
     # No pre-ping: it cost a `SELECT 1` on every event. A connection that died meanwhile
@@ -103,7 +108,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock up front. A deferred transaction that read
+        # first cannot write after another process committed ("database is locked"
+        # at once, whatever the timeout); this one waits its turn instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

@@ -180,3 +180,34 @@ def test_friend_removed_on_one_instance_stops_sends_on_the_other(cluster):
         assert ack["ok"] is False and ack["error"]["code"] == "forbidden", ack
     finally:
         a.sio.disconnect()
+
+
+def test_concurrent_writers_on_the_sqlite_default_get_no_500(tmp_path, fake_auth):
+    """The no-configuration default (one gevent instance on SQLite) under concurrent
+    first-time users: every request stores its user row and a friend request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    database_url = f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    upgrade(database_url)
+    spec = ",".join(f"{kid}:{key.decode()}" for kid, key in KEY_RING.keys.items())
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_KEYS": spec, "JWT_ISSUER": ISSUER,
+           "JWT_AUDIENCE": AUDIENCE, "AUTH_SERVICE_URL": fake_auth.url}
+    env.pop("REDIS_URL", None)
+    port = free_port()
+    process = start_instance(env, port, tmp_path / "gunicorn.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, process, tmp_path / "gunicorn.log")
+        target = fake_auth.register(f"popular_{secrets.token_hex(3)}")
+        senders = [user(5000 + i, f"fan_{secrets.token_hex(3)}") for i in range(24)]
+
+        def ask(sender):
+            return requests.post(f"{url}/api/friend-requests", json={"username": target["username"]},
+                                 headers={"Authorization": f"Bearer {sender['token']}"}, timeout=30)
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            statuses = [response.status_code for response in pool.map(ask, senders)]
+        assert statuses == [201] * len(senders)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
