@@ -6,16 +6,13 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.database import normalize_database_url
+
 EXTENSION = "auth_service.db"
 
 
 def make_engine(url: str, **options) -> Engine:
-    """An engine for `url`; a bare `postgresql://` URL gets the pinned psycopg2 driver
-    (SQLAlchemy 2.1 would otherwise pick psycopg 3, which is not installed)."""
-    scheme, sep, rest = url.partition("://")
-    if scheme in {"postgres", "postgresql"}:
-        url = f"postgresql+psycopg2{sep}{rest}"
-    engine = create_engine(url, **options)
+    engine = create_engine(normalize_database_url(url), **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_foreign_keys)
     return engine

@@ -8,24 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
+from shared import database
 
 from .config import database_url_from_env
 
 HERE = Path(__file__).resolve().parent
 
 
-def alembic_config(database_url: str) -> AlembicConfig:
-    config = AlembicConfig(str(HERE / "alembic.ini"))
-    config.set_main_option("script_location", str(HERE / "migrations"))
-    # Passed as an attribute, not an ini option, so a `%` in a password needs no escaping.
-    config.attributes["database_url"] = database_url
-    return config
+def alembic_config(database_url: str):
+    return database.alembic_config(HERE, database_url)
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    database.upgrade(HERE, database_url, revision)
 
 
 def main() -> None:

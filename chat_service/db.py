@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.database import normalize_database_url
+
 from .cache import SESSION_KEY as CACHE_SESSION_KEY
 from .cache import LookupCache
 
@@ -60,16 +62,8 @@ def autocommit_engine(session: Session) -> Engine | None:
     return session.info.get(AUTOCOMMIT_ENGINE)
 
 
-def normalize_url(url: str) -> str:
-    """SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2."""
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg2://" + url[len(bare):]
-    return url
-
-
 def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False) -> Engine:
-    url = normalize_url(url)
+    url = normalize_database_url(url)
     if url.startswith("sqlite"):
         # One connection per process: greenlets then queue for it in the pool, which
         # gevent makes cooperative. Several connections would meet in SQLite's own

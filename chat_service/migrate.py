@@ -8,9 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-
+from shared import database
 from shared.logging import configure_logging
 
 from .config import Config
@@ -19,15 +17,8 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 
 
-def alembic_config(database_url: str) -> AlembicConfig:
-    config = AlembicConfig(str(HERE / "alembic.ini"))
-    config.set_main_option("script_location", str(HERE / "migrations"))
-    config.attributes["database_url"] = database_url
-    return config
-
-
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    database.upgrade(HERE, database_url, revision)
 
 
 def main() -> None:

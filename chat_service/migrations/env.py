@@ -4,14 +4,14 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 from chat_service.config import Config
-from chat_service.db import normalize_url
 from chat_service.models import Base
+from shared.database import normalize_database_url
 
 target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    return normalize_url(context.config.attributes.get("database_url") or Config.from_env().database_url)
+    return normalize_database_url(context.config.attributes.get("database_url") or Config.from_env().database_url)
 
 
 def run_offline() -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from chat_service import create_app
 from chat_service.config import Config
-from chat_service.db import normalize_url
+from shared.database import normalize_database_url
 from chat_service.migrate import upgrade
 from chat_service.runtime import EXTENSION_KEY
 from shared import jwt
@@ -94,7 +94,7 @@ def sqlite_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def postgresql_url():
     with temporary_postgres_database("chat_test") as url:
-        engine = create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+        engine = create_engine(normalize_database_url(url), isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             # A throwaway database: skip waiting for the disk at each commit, keep the suite fast.
             connection.execute(text(f'ALTER DATABASE "{engine.url.database}" SET synchronous_commit = off'))
@@ -104,7 +104,7 @@ def postgresql_url():
 
 
 def empty_tables(url: str) -> None:
-    engine = create_engine(normalize_url(url))
+    engine = create_engine(normalize_database_url(url))
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
