@@ -30,6 +30,11 @@ socketio = SocketIO(
     channel=os.environ.get("ECHO_CHANNEL", "flask-socketio"),
     cors_allowed_origins="*",
     async_mode="gevent",
+    # The same engine.io settings as chat_service (its defaults), so the ceiling
+    # differs from the product only by what the product does per message.
+    ping_interval=60,
+    ping_timeout=20,
+    async_handlers=False,
 )
 
 # Message ids only have to increase, like the database's; one counter per instance
