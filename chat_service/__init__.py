@@ -69,5 +69,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     register_api(app)
     register_api_docs(app, "/api")
-    register_handlers(socketio)
+    register_handlers(app, socketio)
     return app
