@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy import text as sql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -14,7 +13,7 @@ from shared.errors import Conflict, Forbidden, NotFound
 
 from ..cache import ConversationFacts
 from ..db import autocommit_engine, queue_event
-from ..models import Conversation, Member, Message, User, UTCDateTime, utcnow
+from ..models import Conversation, Member, Message, User, utcnow
 from .conversations import membership, require_can_post
 from .payloads import message_payload, timestamp
 from .users import cached_user_payload
@@ -59,25 +58,27 @@ def _broadcast_again(session: Session, stored: SendResult, conversation: Convers
 # statement commits before the lock is released, so messages of one conversation
 # commit in id order: `after=<last id seen>` never skips one that committed late.
 # When (sender_id, client_id) already names a message, nothing changes and no row returns.
-_STORE_ON_POSTGRESQL = sql("""
+# Run as driver SQL (psycopg2's %(name)s parameters; created_at is a timezone-aware
+# datetime): no compile-cache key is computed per message for a statement that never varies.
+_STORE_ON_POSTGRESQL = """
 WITH locked AS (
-    SELECT id FROM conversations WHERE id = :conversation_id FOR UPDATE
+    SELECT id FROM conversations WHERE id = %(conversation_id)s FOR UPDATE
 ), stored AS (
     INSERT INTO messages (conversation_id, sender_id, text, client_id, created_at)
-    SELECT id, :sender_id, :text, :client_id, :created_at FROM locked
+    SELECT id, %(sender_id)s, %(text)s, %(client_id)s, %(created_at)s FROM locked
     ON CONFLICT (sender_id, client_id) DO NOTHING
     RETURNING id
 ), touched AS (
-    UPDATE conversations SET last_message_id = stored.id, last_activity_at = :created_at
-    FROM stored WHERE conversations.id = :conversation_id
+    UPDATE conversations SET last_message_id = stored.id, last_activity_at = %(created_at)s
+    FROM stored WHERE conversations.id = %(conversation_id)s
 ), marked AS (
     -- My own message is read by me: keeps my marker current.
     UPDATE conversation_members SET last_read_message_id = stored.id
-    FROM stored WHERE conversation_id = :conversation_id AND user_id = :sender_id
+    FROM stored WHERE conversation_id = %(conversation_id)s AND user_id = %(sender_id)s
         AND last_read_message_id < stored.id
 )
 SELECT id FROM stored
-""").bindparams(bindparam("created_at", type_=UTCDateTime()))
+"""
 
 # SQLite (development and tests) serialises writers, so plain statements in one transaction do.
 _SQLITE_INSERT = (sqlite_insert(MESSAGES).on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
@@ -97,7 +98,7 @@ def _store(session: Session, row: dict[str, Any]) -> int | None:
     single_statements = autocommit_engine(session)
     if single_statements is not None:
         with single_statements.connect() as connection:
-            return connection.execute(_STORE_ON_POSTGRESQL, row).scalar()
+            return connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).scalar()
     connection = session.connection()
     message_id = connection.execute(_SQLITE_INSERT, row).scalar()
     if message_id is None:
