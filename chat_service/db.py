@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 from flask import g
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.database import normalize_database_url
@@ -69,8 +69,11 @@ def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False)
         # gevent makes cooperative. Several connections would meet in SQLite's own
         # lock, whose busy-wait blocks the whole gevent hub, including the greenlet
         # holding the lock, until the timeout gives up with "database is locked".
-        engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30,
-                               connect_args={"check_same_thread": False, "timeout": 10})
+        # An in-memory database lives in its connection: SQLAlchemy's default pool for it
+        # (one connection per thread) takes no queue settings.
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        queue = {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
+        engine = create_engine(url, **queue, connect_args={"check_same_thread": False, "timeout": 10})
         _configure_sqlite(engine)
         return engine
     # No pre-ping: it cost a `SELECT 1` on every event. A connection that died meanwhile
