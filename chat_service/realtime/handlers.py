@@ -46,6 +46,19 @@ def _handshake_token(auth: Any) -> str | None:
     return request.cookies.get(ACCESS_COOKIE) or None
 
 
+def _count_presence(count: Callable[[int], bool], user_id: int, *, online: bool) -> None:
+    """Count a connection opening or closing; tell the user's friends when that made
+    them come online or go offline. Best effort: an unreachable presence store must
+    not refuse or break a connection."""
+    try:
+        changed = count(user_id)
+    except RedisError:
+        log.warning("presence store unreachable", extra={"online": online})
+        return
+    if changed:
+        presence.announce(get_session(), user_id, online)
+
+
 def register_handlers(app: Flask, socketio: SocketIO) -> None:
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
@@ -64,19 +77,12 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         if expires_at <= time.time():
             # Inside the verifier's leeway, but a socket must not start on a spent token.
             raise _refuse("token_expired", "The access token has expired.")
-        session = get_session()
-        users.remember_identity(session, identity.user_id, identity.username, identity.claims.get("created_at"),
-                                rt.known_users)
+        users.remember_identity(get_session(), identity.user_id, identity.username,
+                                identity.claims.get("created_at"), rt.known_users)
         join_room(user_room(identity.user_id))
         rt.connections.add(request.sid, Connection(identity.user_id, expires_at))
         rt.maintenance.ensure_started()
-        try:
-            came_online = rt.presence.connected(identity.user_id)
-        except RedisError:
-            log.warning("presence store unreachable on connect")
-            came_online = False
-        if came_online:
-            presence.announce(session, identity.user_id, True)
+        _count_presence(rt.presence.connected, identity.user_id, online=True)
 
     @socketio.on("disconnect")
     def on_disconnect(reason: Any = None) -> None:
@@ -84,13 +90,7 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         connection = rt.connections.remove(request.sid)
         if connection is None:
             return
-        try:
-            went_offline = rt.presence.disconnected(connection.user_id)
-        except RedisError:
-            log.warning("presence store unreachable on disconnect")
-            went_offline = False
-        if went_offline:
-            presence.announce(get_session(), connection.user_id, False)
+        _count_presence(rt.presence.disconnected, connection.user_id, online=False)
 
     def event(name: str) -> Callable[[Callable[[Connection, dict], Ack]], Callable]:
         # Registered on the python-socketio server itself: Flask-SocketIO would push a
