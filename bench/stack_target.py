@@ -56,7 +56,6 @@ class StackTarget:
         self.idle_users: list[BenchUser] = []
         self.pairs: list[tuple[BenchUser, BenchUser, int]] = []  # (sender, peer, conversation id)
         self._local = threading.local()
-        self.retried_503 = 0
 
     # -- processes ---------------------------------------------------------------------------
     @property
@@ -85,7 +84,6 @@ class StackTarget:
             response = self._session().request(method, self.base_url + path, headers=headers, timeout=HTTP_TIMEOUT, **kwargs)
             if response.status_code != 503:  # 503 means "try again shortly" (e.g. chat -> auth lookup timed out)
                 break
-            self.retried_503 += 1
             time.sleep(0.5 * (attempt + 1))
         if response.status_code not in expect:
             raise SetupError(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
