@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-
 import redis
 from flask import Flask
-from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.api_docs import register_api_docs
-from shared.errors import Unavailable, error_response, register_error_handlers
+from shared.database import install_database_errors
+from shared.errors import register_error_handlers
 from shared.logging import configure_logging, install_request_id
 
 from .config import Config
-from .db import Database
+from .db import Database, close_session
 from .services.passwords import PasswordHasher, ScryptParams
 from .services.rate_limit import LoginRateLimiter, MemoryCounterStore, RedisCounterStore
 from .services.tokens import TokenSettings
 from .state import EXTENSION, AuthState
-
-log = logging.getLogger(__name__)
-
 
 def create_app(config: Config | None = None) -> Flask:
     """The application. Without a config it reads the environment and, being the
@@ -52,16 +47,11 @@ def create_app(config: Config | None = None) -> Flask:
     )
 
     register_error_handlers(app)
-
-    @app.errorhandler(OperationalError)
-    def _database_unavailable(error: OperationalError):
-        log.error("database error", exc_info=error)
-        return error_response(Unavailable("The database is unavailable."))
-
     install_request_id(app)
 
     from .api import register_blueprints
 
     register_blueprints(app)
+    install_database_errors(app, close_session)
     register_api_docs(app, "/auth")
     return app

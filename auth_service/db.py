@@ -20,12 +20,12 @@ def make_engine(url: str, **options) -> Engine:
 
 class Database:
     def __init__(self, url: str) -> None:
-        self.engine = make_engine(url, pool_pre_ping=True)
+        self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self
-        app.teardown_appcontext(_close_session)
+        app.teardown_appcontext(close_session)
 
 
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
@@ -45,7 +45,7 @@ def session() -> Session:
     return g.db_session
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def close_session(_exc: BaseException | None = None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from shared.api_docs import register_api_docs
+from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import install_request_id
 
@@ -68,6 +69,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.teardown_appcontext(close_session)
     register_api(app)
+    install_database_errors(app, close_session)
     register_api_docs(app, "/api")
     register_handlers(app, socketio)
     return app

@@ -78,8 +78,8 @@ def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False)
         return engine
     # No pre-ping: it cost a `SELECT 1` on every event. A connection that died meanwhile
     # (database restart) fails its one statement; SQLAlchemy then invalidates every
-    # connection opened before it, so the next checkouts reconnect, and the client
-    # retries (sends are idempotent by client_id). Recycling keeps connections away
+    # connection opened before it, so the next checkouts reconnect, and the request or
+    # event runs once more (shared.database.retry_if_connection_died). Recycling keeps connections away
     # from server- and proxy-side idle timeouts. Overflow connections would be opened
     # and closed per use under load, so the pool is sized for the worker's concurrency
     # and greenlets beyond it wait for a connection instead.
@@ -89,6 +89,20 @@ def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False)
                              pool_use_lifo=True, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800,
                          pool_use_lifo=True)
+
+
+def _renew_together(*engines: Engine) -> None:
+    """A connection of one engine found dead (the database restarted) renews the others'
+    pools too: their connections died with it, and a request that uses both engines
+    gets one retry on a dead connection (shared.database.retry_if_connection_died)."""
+    for engine in engines:
+        others = [other for other in engines if other is not engine]
+
+        @event.listens_for(engine, "handle_error")
+        def _on_error(context, others=others) -> None:
+            if context.is_disconnect:
+                for other in others:
+                    other.dispose(close=False)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -118,6 +132,8 @@ class Database:
         # message). Switching a pooled connection in and out of autocommit costs a round trip.
         self.autocommit_engine = (create_db_engine(url, pool_size, autocommit=True)
                                   if self.engine.dialect.name == "postgresql" else None)
+        if self.autocommit_engine is not None:
+            _renew_together(self.engine, self.autocommit_engine)
         self.cache = cache or LookupCache()
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False,
                                          info={CACHE_SESSION_KEY: self.cache,

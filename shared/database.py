@@ -5,7 +5,17 @@ Imports SQLAlchemy/Alembic lazily: web_frontend installs `shared` without them.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .errors import Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def normalize_database_url(url: str) -> str:
@@ -33,3 +43,71 @@ def upgrade(service_dir: Path, database_url: str, revision: str = "head") -> Non
     from alembic import command
 
     command.upgrade(alembic_config(service_dir, database_url), revision)
+
+
+# Seconds a client is told to wait (Retry-After) when the database is unreachable.
+RETRY_AFTER_SECONDS = 2
+
+
+def connection_died(error: BaseException) -> bool:
+    """Whether `error` says the database connection itself went away (a restart, an
+    administrator terminating it): SQLAlchemy has then invalidated it, and the pool
+    hands out fresh connections from now on."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means "the database cannot be reached or answer now" (503), as
+    opposed to a bug or a constraint the request broke (500)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return isinstance(error, (OperationalError, InterfaceError, PoolTimeout)) or connection_died(error)
+
+
+def unavailable() -> "Unavailable":
+    from .errors import Unavailable
+
+    return Unavailable("The database is unavailable; try again shortly.",
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def retry_if_connection_died(action: Callable[[], T], reset: Callable[[], None]) -> T:
+    """Run `action`; if it failed because its pooled connection had died, drop the
+    session (`reset`) and run it once more on a fresh connection.
+
+    A dead connection committed nothing, so the second run starts from the same state.
+    Checking connections before use instead (pool_pre_ping) costs a round trip on
+    every checkout; this costs nothing until a connection dies. The one ambiguous case,
+    a COMMIT whose answer was lost with its connection, is why writes that matter are
+    idempotent (messages by client_id).
+    """
+    try:
+        return action()
+    except Exception as error:
+        if not connection_died(error):
+            raise
+        log.warning("database connection died; retrying once on a fresh one")
+        reset()
+    return action()
+
+
+def install_database_errors(app: "Flask", reset: Callable[[], None]) -> None:
+    """Every request of `app` retries once on a connection that died, and answers
+    503 `unavailable` with Retry-After while the database cannot be reached."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .errors import error_response, internal_error_response
+
+    dispatch = app.dispatch_request
+    app.dispatch_request = lambda: retry_if_connection_died(dispatch, reset)  # type: ignore[method-assign]
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(error: SQLAlchemyError):
+        if database_unavailable(error):
+            log.error("database unavailable: %s", error.__class__.__name__)
+            return error_response(unavailable())
+        log.exception("unhandled database error")
+        return internal_error_response()

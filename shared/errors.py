@@ -124,9 +124,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unhandled error")
-        response = jsonify({"error": {"code": "internal_error", "message": "Something went wrong."}})
-        response.status_code = 500
-        return response
+        return internal_error_response()
+
+
+def internal_error_response():
+    response = jsonify({"error": {"code": "internal_error", "message": "Something went wrong."}})
+    response.status_code = 500
+    return response
 
 
 def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:

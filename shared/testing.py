@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import selectors
 import shutil
 import socket
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -98,3 +100,91 @@ def temporary_postgres_database(prefix: str) -> Iterator[str]:
                 cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             conn.close()
+
+
+
+class TcpRelay:
+    """Forwards 127.0.0.1:<port> to `host:port`; a test breaks it as an outage would:
+    `drop_connections` (the server terminated them) or `cut` (the network or server is
+    down: open connections dropped, new ones refused) until `restore`. Lets a test take
+    a server away from one client without touching the shared server."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def __enter__(self) -> "TcpRelay":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.cut()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)  # shutdown wakes the accepting thread; close alone would not
+        self.drop_connections()
+
+    def drop_connections(self) -> None:
+        with self._lock:
+            doomed = list(self._sockets)
+            self._sockets.clear()
+        for sock in doomed:
+            _close(sock)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(a, selectors.EVENT_READ, b)
+        selector.register(b, selectors.EVENT_READ, a)
+        try:
+            while True:
+                for key, _ in selector.select():
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            selector.close()
+            for sock in (a, b):
+                with self._lock:
+                    self._sockets.discard(sock)
+                _close(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()

@@ -99,3 +99,34 @@ def test_database_down_is_503_everywhere(app_without_database):
 def test_request_id_is_echoed(client):
     response = client.get("/healthz", headers={"X-Request-ID": "abcdef123456"})
     assert response.headers["X-Request-ID"] == "abcdef123456"
+
+
+def test_a_database_connection_that_died_is_retried_once_then_503_while_down(postgresql_url):
+    """PostgreSQL restarted (connections gone): the next request still succeeds; while it
+    is down: 503 `unavailable` with Retry-After; afterwards it serves again at once."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from auth_service import create_app
+    from auth_service.config import Config
+    from auth_service.db import EXTENSION as DB_EXTENSION
+    from shared.testing import TcpRelay
+
+    from .conftest import PASSWORD, TEST_KEYS, AuthActions
+
+    parts = urlsplit(postgresql_url)
+    with TcpRelay(parts.hostname, parts.port or 5432) as relay:
+        url = urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{relay.port}", parts.path, "", ""))
+        app = create_app(Config(key_ring=TEST_KEYS, database_url=url, scrypt_n=2**10))
+        try:
+            actions = AuthActions(app.test_client())
+            assert actions.register("retry_user").status_code == 201
+            relay.drop_connections()
+            assert actions.token("retry_user", PASSWORD).status_code == 200
+            relay.cut()
+            response = actions.token("retry_user", PASSWORD)
+            assert_error(response, 503, "unavailable")
+            assert int(response.headers["Retry-After"]) >= 1
+            relay.restore()
+            assert actions.token("retry_user", PASSWORD).status_code == 200
+        finally:
+            app.extensions[DB_EXTENSION].engine.dispose()

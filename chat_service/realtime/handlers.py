@@ -18,10 +18,11 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from redis import RedisError
 
 from shared import jwt
+from shared.database import database_unavailable, retry_if_connection_died, unavailable
 from shared.errors import ApiError, BadRequest, Unauthorized
 from shared.request_auth import ACCESS_COOKIE, verify_access_token
 
-from ..db import get_session, user_room
+from ..db import close_session, get_session, user_room
 from ..runtime import runtime
 from ..services import messages, presence, users
 from ..services.validation import positive_id
@@ -102,8 +103,11 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
             def handler(sid: str, data: Any = None, *_ignored: Any) -> Ack:
                 with app.app_context():
                     try:
-                        return _run(sid, action, data)
+                        return retry_if_connection_died(lambda: _run(sid, action, data), close_session)
                     except Exception as error:
+                        if database_unavailable(error):
+                            log.error("database unavailable: %s", error.__class__.__name__)
+                            return error_ack(unavailable())
                         return on_unexpected_error(error)
             socketio.server.on(name, handler, namespace="/")
             return handler

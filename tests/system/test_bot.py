@@ -11,9 +11,7 @@ import os
 import queue
 import re
 import secrets
-import selectors
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,80 +22,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.testing import free_port
+from shared.testing import TcpRelay
 
 pytestmark = pytest.mark.system
 
 BOT_SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "echo_bot.py"
 PASSWORD = "correct horse battery"
-
-
-class TcpRelay:
-    """Forwards 127.0.0.1:<port> to a target port until cut; restore() listens again."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._lock = threading.Lock()
-        self._sockets: set[socket.socket] = set()
-        self._listener: socket.socket | None = None
-        self.restore()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def restore(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def cut(self) -> None:
-        """Refuse new connections and drop every open one, like a network failure."""
-        with self._lock:
-            doomed = [self._listener, *self._sockets]
-            self._sockets.clear()
-            self._listener = None
-        for sock in doomed:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # cut
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            with self._lock:
-                self._sockets.update((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        selector = selectors.DefaultSelector()
-        selector.register(a, selectors.EVENT_READ, b)
-        selector.register(b, selectors.EVENT_READ, a)
-        try:
-            while True:
-                for key, _ in selector.select():
-                    data = key.fileobj.recv(65536)
-                    if not data:
-                        return
-                    key.data.sendall(data)
-        except (OSError, ValueError):
-            return
-        finally:
-            selector.close()
-            for sock in (a, b):
-                with self._lock:
-                    self._sockets.discard(sock)
-                sock.close()
 
 
 class BotProcess:
@@ -210,8 +140,8 @@ def bot_account(live_stack):
 
 def test_echo_bot_befriends_answers_and_catches_up_after_losing_its_connection(live_stack, bot_account):
     bot_name, bot_password = bot_account
-    relay = TcpRelay(live_stack.gateway_port)
-    bot = BotProcess(relay.url, bot_name, bot_password)
+    relay = TcpRelay("127.0.0.1", live_stack.gateway_port)
+    bot = BotProcess(f"http://127.0.0.1:{relay.port}", bot_name, bot_password)
     try:
         bot.wait_for(r"connected \(transport websocket\)")
         alice = User(live_stack.url, f"alice_{secrets.token_hex(4)}")
