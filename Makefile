@@ -4,6 +4,7 @@
 #   make status   every process, its pid, port and health
 #   make down     stop exactly what `make up` started
 #   make test     the whole test suite
+#   make test-faults  the fault suite alone (Redis, PostgreSQL, a chat instance, auth killed under traffic)
 #   make bench    benchmarks (BENCH_ARGS=--quick for a short run)
 #   make clean    stop the stack, remove run data, logs and caches (keeps .venv)
 
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.requirements-installed
 REQUIREMENTS := requirements-dev.txt shared/pyproject.toml \
 	auth_service/requirements.txt chat_service/requirements.txt web_frontend/requirements.txt
 
-.PHONY: venv up down status test bench clean
+.PHONY: venv up down status test test-faults bench clean
 
 venv: $(STAMP)
 
@@ -37,6 +38,9 @@ status:
 
 test: venv
 	$(BIN)/pytest
+
+test-faults: venv
+	$(BIN)/pytest -m faults tests/system
 
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)

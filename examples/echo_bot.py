@@ -163,6 +163,10 @@ class EchoBot:
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("message", self._on_message)
+        # The server lost events meant for us (its queue connection broke): look at every
+        # conversation again. The cursors move only through history pages, so a live
+        # message never hides one that was missed before it.
+        self.sio.on("resync", lambda *data: self.tasks.put(self.catch_up_all))
         self.sio.on("friend_request", self._on_friend_request)
         self.sio.on("friend_added", self._on_friend_added)
 

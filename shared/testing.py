@@ -6,12 +6,16 @@ Outside CI a missing server skips the test with a visible reason; with
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import selectors
 import shutil
 import socket
+import subprocess
+import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -188,3 +192,109 @@ def _close(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+class RedisServer:
+    """A redis-server of its own on a spare port, never the machine's shared one, which
+    a test may kill (SIGKILL, like a crash) and start again on the same port."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.kill()
+
+    def start(self) -> "RedisServer":
+        argv = [require_executable("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.directory]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", self.port, timeout=0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+class PostgresCluster:
+    """A PostgreSQL server of its own, never the machine's shared one: a throwaway
+    cluster (initdb in a temporary directory) on a spare port, which a test may stop
+    and start again or whose connections it may terminate. Tuned for speed, not
+    durability (no fsync)."""
+
+    def __init__(self) -> None:
+        initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not initdbs:
+            unavailable("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
+        self.bin = os.path.dirname(initdbs[-1])
+        self.port = free_port()
+        self.directory = tempfile.mkdtemp(prefix="test-postgres-")
+        self.data = os.path.join(self.directory, "data")
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            shutil.chown(self.directory, "postgres", "postgres")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def __enter__(self) -> "PostgresCluster":
+        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync")
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c max_connections=200 "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.directory, "server.log"), "-w",
+                  "-o", options, "start")
+
+    def stop(self) -> None:
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def create_database(self, name: str) -> str:
+        self.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def terminate_connections(self) -> int:
+        """Terminate every client connection (as an administrator or a failover would)."""
+        return self.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+
+    def execute(self, statement: str):
+        import psycopg2
+
+        connection = psycopg2.connect(self.url(), connect_timeout=5)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+                return cursor.fetchone()[0] if cursor.description else None
+        finally:
+            connection.close()
+
+    def _run(self, program: str, *args: str) -> None:
+        argv = [os.path.join(self.bin, program), *args]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60, cwd=self.directory)

@@ -395,17 +395,23 @@ class Stack:
             stop_process(self.running.pop(name), timeout=timeout)
         self.state_file.unlink(missing_ok=True)
 
-    def stop_chat(self, instance: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
-        """Stop (SIGTERM: gracefully; SIGKILL: like a crash) one chat instance."""
-        process = self.running.pop(f"chat-{instance}")
+    def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        """Stop (SIGTERM: gracefully; SIGKILL: like a crash) one process, e.g. "auth" or "chat-1"."""
+        process = self.running.pop(name)
         stop_process(process, sig=sig, timeout=timeout)
         self._write_state()
 
-    def start_chat(self, instance: int) -> None:
-        spec = next(spec for spec in self.processes() if spec.name == f"chat-{instance}")
+    def start_service(self, name: str) -> None:
+        spec = next(spec for spec in self.processes() if spec.name == name)
         self._spawn(spec)
         self._write_state()
         self._wait_healthy([spec])
+
+    def stop_chat(self, instance: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        self.stop_service(f"chat-{instance}", sig, timeout)
+
+    def start_chat(self, instance: int) -> None:
+        self.start_service(f"chat-{instance}")
 
     def __enter__(self) -> "Stack":
         return self.start()

@@ -52,17 +52,21 @@ def running_stack(
     postgres: bool = False,
     redis: bool = False,
     env: Mapping[str, str] | None = None,
+    database_urls: Mapping[str, str] | None = None,
+    redis_url: str | None = None,
 ) -> Iterator[Stack]:
+    """`database_urls` ({"auth_database_url": ..., "chat_database_url": ...}) and `redis_url`
+    name servers of the test's own (e.g. one it will kill) instead of the shared ones."""
     require_executable("nginx")
     with ExitStack() as resources:
-        databases = {}
-        if postgres:
+        databases = dict(database_urls or {})
+        if postgres and not databases:
             databases = {
                 "auth_database_url": resources.enter_context(temporary_postgres_database("stack_auth")),
                 "chat_database_url": resources.enter_context(temporary_postgres_database("stack_chat")),
             }
-        redis_url, redis_env = (None, {})
-        if redis or chat_instances > 1:
+        redis_env: dict[str, str] = {}
+        if redis_url is None and (redis or chat_instances > 1):
             redis_url, redis_env = isolated_redis_url()
         stack = Stack(
             run_dir,
@@ -86,9 +90,9 @@ def start_stack(tmp_path_factory):
     """Factory: `with start_stack(chat_instances=2, redis=True, env={...}) as stack: ...`."""
 
     def start(chat_instances: int = 1, postgres: bool = False, redis: bool = False,
-              env: Mapping[str, str] | None = None):
+              env: Mapping[str, str] | None = None, **servers):
         return running_stack(tmp_path_factory.mktemp("stack"), chat_instances=chat_instances,
-                             postgres=postgres, redis=redis, env=env)
+                             postgres=postgres, redis=redis, env=env, **servers)
 
     return start
 

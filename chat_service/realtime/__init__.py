@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
 import socketio
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask_socketio import SocketIO
 
 from ..cache import LookupCache
 from ..config import Config
 from ..db import room_user_ids
 from .origins import OriginPolicy
+
+log = logging.getLogger(__name__)
+
+# Sent to every local connection when this instance's queue subscription is back after a
+# break: whatever other instances published meanwhile never reached it, so clients fetch
+# what they missed from the database (history `after=`, the conversation list).
+RESYNC_EVENT = "resync"
 
 
 def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCache) -> SocketIO:
@@ -88,12 +99,43 @@ class OnceManager(socketio.Manager):
 class OnceRedisManager(socketio.RedisManager):
     """Instances joined by Redis: each delivers what arrives on the channel (its own
     emits included) at most once per local connection, and drops from its lookup
-    cache what the events say has changed on any instance."""
+    cache what the events say has changed on any instance.
+
+    While Redis is down an instance still delivers its own emits to its own
+    connections (python-socketio hands them to local sockets before publishing); what
+    the others published is lost for it, so when its subscription comes back it tells
+    its connections to resynchronise (`resync`).
+    """
+
+    # Seconds between attempts to subscribe again: python-socketio doubles its wait up
+    # to 60 s, which would leave clients waiting long after Redis has returned.
+    RESUBSCRIBE_INTERVAL = 0.5
 
     def __init__(self, url: str, channel: str, cache: LookupCache) -> None:
-        super().__init__(url, channel=channel)
+        # No silent reconnects inside redis-py: a subscription that broke, however
+        # briefly, must be seen here (to resynchronise). And fail fast while Redis is
+        # down: a publish happens before the sender's ack.
+        super().__init__(url, channel=channel,
+                         redis_options={"socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 0)})
         self.delivered = DeliveredMessages()
         self.cache = cache
+
+    def _redis_listen_with_retries(self):
+        broken = False
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                if broken:
+                    broken = False
+                    log.warning("queue subscription is back; asking local clients to resynchronise")
+                    self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
+                yield from self.pubsub.listen()
+            except Exception as error:
+                if not broken:
+                    log.error("queue subscription lost: %s", error.__class__.__name__)
+                broken = True
+                time.sleep(self.RESUBSCRIBE_INTERVAL)
 
     def _handle_emit(self, message: dict) -> None:
         data = message.get("data")

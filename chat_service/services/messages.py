@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,9 @@ def _stored(session: Session, sender_id: int, client_id: str, conversation_id: i
         return None
     if row[0].conversation_id != conversation_id:
         raise Conflict("This client_id was already used for a message in another conversation.")
-    return SendResult(message_payload(row[0], row[1]), created=False)
+    previous_id = session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id,
+                                                                     Message.id < row[0].id))
+    return SendResult({**message_payload(row[0], row[1]), "previous_id": previous_id}, created=False)
 
 
 def _broadcast_again(session: Session, stored: SendResult, conversation: ConversationFacts) -> SendResult:
@@ -58,11 +60,12 @@ def _broadcast_again(session: Session, stored: SendResult, conversation: Convers
 # statement commits before the lock is released, so messages of one conversation
 # commit in id order: `after=<last id seen>` never skips one that committed late.
 # When (sender_id, client_id) already names a message, nothing changes and no row returns.
+# It also returns the conversation's previous message id, which lets clients notice a gap.
 # Run as driver SQL (psycopg2's %(name)s parameters; created_at is a timezone-aware
 # datetime): no compile-cache key is computed per message for a statement that never varies.
 _STORE_ON_POSTGRESQL = """
 WITH locked AS (
-    SELECT id FROM conversations WHERE id = %(conversation_id)s FOR UPDATE
+    SELECT id, last_message_id FROM conversations WHERE id = %(conversation_id)s FOR UPDATE
 ), stored AS (
     INSERT INTO messages (conversation_id, sender_id, text, client_id, created_at)
     SELECT id, %(sender_id)s, %(text)s, %(client_id)s, %(created_at)s FROM locked
@@ -77,7 +80,7 @@ WITH locked AS (
     FROM stored WHERE conversation_id = %(conversation_id)s AND user_id = %(sender_id)s
         AND last_read_message_id < stored.id
 )
-SELECT id FROM stored
+SELECT stored.id, locked.last_message_id FROM stored, locked
 """
 
 # SQLite (development and tests) serialises writers, so plain statements in one transaction do.
@@ -92,14 +95,18 @@ _SQLITE_MARK_READ = (update(MEMBERS).where(MEMBERS.c.conversation_id == bindpara
                      .values(last_read_message_id=bindparam("new_message_id")))
 
 
-def _store(session: Session, row: dict[str, Any]) -> int | None:
-    """Insert the message and move the conversation's and my marker to it; its id,
-    or None (and nothing changed) when (sender_id, client_id) names a message already."""
+def _store(session: Session, row: dict[str, Any]) -> tuple[int, int | None] | None:
+    """Insert the message and move the conversation's and my marker to it; its id and
+    the id of the conversation's message before it, or None (and nothing changed) when
+    (sender_id, client_id) names a message already."""
     single_statements = autocommit_engine(session)
     if single_statements is not None:
         with single_statements.connect() as connection:
-            return connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).scalar()
+            stored = connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
+            return None if stored is None else (stored[0], stored[1])
     connection = session.connection()
+    previous_id = connection.execute(select(CONVERSATIONS.c.last_message_id)
+                                     .where(CONVERSATIONS.c.id == row["conversation_id"])).scalar()
     message_id = connection.execute(_SQLITE_INSERT, row).scalar()
     if message_id is None:
         session.rollback()
@@ -108,7 +115,7 @@ def _store(session: Session, row: dict[str, Any]) -> int | None:
            "new_message_id": message_id, "now": row["created_at"]}
     connection.execute(_SQLITE_TOUCH_CONVERSATION, ids)
     connection.execute(_SQLITE_MARK_READ, ids)
-    return message_id
+    return message_id, previous_id
 
 
 def send_message(session: Session, sender_id: int, conversation_id: int, text: object,
@@ -136,16 +143,19 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
         return _broadcast_again(session, stored, conversation)
     sender = cached_user_payload(session, sender_id)
     now = utcnow()
-    message_id = _store(session, {"conversation_id": conversation_id, "sender_id": sender_id, "text": text,
-                                  "client_id": client_id, "created_at": now})
-    if message_id is None:
+    stored = _store(session, {"conversation_id": conversation_id, "sender_id": sender_id, "text": text,
+                              "client_id": client_id, "created_at": now})
+    if stored is None:
         # This sender already used client_id: answer with (and broadcast again) the stored one.
         stored = _stored(session, sender_id, client_id, conversation_id) if client_id is not None else None
         if stored is None:
             raise NotFound("No such conversation.")
         return _broadcast_again(session, stored, conversation)
+    message_id, previous_id = stored
+    # previous_id (an extension): the conversation's message before this one, so a client
+    # that does not have it knows it missed something and fetches it (`after=`).
     payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "client_id": client_id, "created_at": timestamp(now)}
+               "client_id": client_id, "created_at": timestamp(now), "previous_id": previous_id}
     queue_event(session, "message", payload, conversation.member_ids)
     session.commit()
     return SendResult(payload, created=True)

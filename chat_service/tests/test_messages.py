@@ -18,6 +18,7 @@ def test_send_returns_the_stored_message(client, pair):
     assert message["text"] == "  hello  " and message["client_id"] == "c-1"
     assert message["sender"] == alice.payload and message["conversation_id"] == conversation_id
     assert message["created_at"].endswith("Z")
+    assert message.pop("previous_id") is None  # the conversation's first message
     history = client.get(f"/api/conversations/{conversation_id}/messages", headers=bob.headers).get_json()
     assert history == {"messages": [message], "has_more": False}
 

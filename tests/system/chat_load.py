@@ -9,7 +9,10 @@
 - `Outbox`: what one client sends to one conversation; a send whose ack was lost is
   retried with the same client_id until acknowledged. `Sender` drives one at a
   steady rate; `Outbox.fire` pipelines a burst without waiting for acks.
-- `delivery_figures`: what was sent, acknowledged, delivered, lost, duplicated.
+  `RestOutbox` does the same over REST.
+- A client also catches up without reconnecting when the server says `resync` (its
+  queue connection came back) or when a live message's `previous_id` is one it never got.
+- `delivery_figures`: what was sent, acknowledged, delivered (live or by catch-up), lost, duplicated.
 """
 
 from __future__ import annotations
@@ -56,18 +59,34 @@ def befriend(base: str, alice: dict, bob: dict) -> int:
 def history(base: str, user: dict, conversation_id: int, after: int = 0, session: requests.Session | None = None,
             ) -> list[dict]:
     """Every message of the conversation after `after`, oldest first (pages of 100)."""
-    http = session or requests
     messages: list[dict] = []
     for _ in range(1000):
-        response = http.get(f"{base}/api/conversations/{conversation_id}/messages",
-                            params={"after": after, "limit": 100}, headers=user["headers"], timeout=10)
-        assert response.status_code == 200, response.text
-        page = response.json()
+        page = get_json(session or requests.Session(), f"{base}/api/conversations/{conversation_id}/messages",
+                        user, params={"after": after, "limit": 100})
         messages.extend(page["messages"])
         if not page["has_more"]:
             return messages
         after = page["messages"][-1]["id"]
     raise AssertionError(f"conversation {conversation_id} pages without end")
+
+
+def get_json(http: requests.Session, url: str, user: dict, params: dict | None = None) -> dict:
+    """GET a 200 answer, waiting out an outage (503, no connection) as a client would."""
+    deadline = time.monotonic() + RECONNECT_DEADLINE
+    while True:
+        try:
+            response = http.get(url, params=params, headers=user["headers"], timeout=10)
+        except requests.RequestException as error:
+            response, problem = None, repr(error)
+        else:
+            if response.status_code == 200:
+                return response.json()
+            problem = f"{response.status_code} {response.text[:200]}"
+            if response.status_code != 503:
+                raise AssertionError(f"GET {url}: {problem}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"GET {url} kept failing: {problem}")
+        time.sleep(0.2)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -129,6 +148,8 @@ class ChatClient:
         self._cursor: dict[int, int] = {}  # conversation -> id up to which nothing is missing
         self._lock = threading.Lock()
         self._lost = threading.Event()
+        self._resync = threading.Event()  # told to, or noticed a gap: catch up on this connection
+        self.resyncs = 0
         self._lost_at = 0.0
         self._closing = False
         self._supervisor: threading.Thread | None = None
@@ -154,6 +175,7 @@ class ChatClient:
         sio.on("message", lambda message: self._on_message(link, message))
         sio.on("presence", lambda data: self._on_event("presence", data))
         sio.on("typing", lambda data: self._on_event("typing", data))
+        sio.on("resync", lambda *data: self._resync.set())
         sio.on("disconnect", lambda *reason: self._on_disconnect(link))
         with self._lock:
             self.links.append(link)
@@ -169,8 +191,25 @@ class ChatClient:
             link.messages.append(message)
             conversation = message["conversation_id"]
             self.seen.setdefault(conversation, {})[message["id"]] = message
-            if link.synced:
-                self._cursor[conversation] = max(self._cursor.get(conversation, 0), message["id"])
+            if not link.synced:
+                return
+            if not self._advance(conversation, [message]):
+                self._resync.set()  # the message before this one never came: fetch what is missing
+
+    def _advance(self, conversation: int, messages: list[dict]) -> bool:
+        """Move the conversation's cursor over `messages` (in id order) while each follows
+        on from it (`previous_id`); False at the first that does not (a gap). Under _lock."""
+        cursor = self._cursor.get(conversation, 0)
+        for message in messages:
+            previous = message.get("previous_id")
+            if message["id"] <= cursor:
+                continue
+            if previous is not None and previous > cursor:
+                self._cursor[conversation] = cursor
+                return False
+            cursor = message["id"]
+        self._cursor[conversation] = cursor
+        return True
 
     def _on_event(self, name: str, data: dict) -> None:
         with self._lock:
@@ -190,6 +229,9 @@ class ChatClient:
     def _supervise(self) -> None:
         while not self._closing:
             if not self._lost.wait(0.2):
+                if self._resync.is_set():
+                    self._resync.clear()
+                    self._resynchronise()
                 continue
             self._lost.clear()
             started = self._lost_at
@@ -206,6 +248,16 @@ class ChatClient:
                 self.reconnects.append(Reconnect(started, time.monotonic() - started))
                 self.ready.set()
 
+    def _resynchronise(self) -> None:
+        """Catch up without reconnecting (the server said so, or a gap showed)."""
+        link = self.link
+        try:
+            self._catch_up(link)
+        except Exception as error:  # recorded: the test asserts there are no failures
+            self.failures.append(f"{self.name}: resync: {error!r}")
+            return
+        self.resyncs += 1
+
     def _reopen(self, started: float) -> Link:
         delay = 0.1
         while not self._closing:
@@ -221,7 +273,7 @@ class ChatClient:
 
     def _catch_up(self, link: Link) -> None:
         """Fetch what was missed while away: after=<cursor> for every conversation."""
-        listed = self._request("GET", "/api/conversations")
+        listed = get_json(self.api, self.gateway + "/api/conversations", self.user)
         for conversation in listed["conversations"]:
             conversation_id = conversation["id"]
             with self._lock:
@@ -231,19 +283,13 @@ class ChatClient:
                 known = self.seen.setdefault(conversation_id, {})
                 for message in missed:
                     known.setdefault(message["id"], message)
-                live = [m["id"] for m in link.messages if m["conversation_id"] == conversation_id]
-                self._cursor[conversation_id] = max([after, *live, *(m["id"] for m in missed)])
-
-    def _request(self, method: str, path: str) -> dict:
-        for attempt in range(20):
-            try:
-                response = self.api.request(method, self.gateway + path, headers=self.user["headers"], timeout=10)
-            except requests.RequestException:
-                response = None
-            if response is not None and response.status_code == 200:
-                return response.json()
-            time.sleep(0.2)
-        raise AssertionError(f"{method} {path} kept failing: {response and response.text}")
+                # History pages have no gaps; live messages that came meanwhile count only
+                # where they follow on from what is known.
+                self._cursor[conversation_id] = max([after, *(m["id"] for m in missed)])
+                live = sorted((m for m in link.messages if m["conversation_id"] == conversation_id),
+                              key=lambda m: m["id"])
+                if not self._advance(conversation_id, live):
+                    self._resync.set()
 
     def drop(self, link: Link) -> None:
         """Give up on a connection that stopped answering, as a real client would, and reconnect."""
@@ -299,6 +345,11 @@ class ChatClient:
         with self._lock:
             return message["id"] in self.seen.get(message["conversation_id"], {})
 
+    def live_ids(self) -> set[int]:
+        """The ids of the messages that arrived as live events on any of this client's connections."""
+        with self._lock:
+            return {m["id"] for link in self.links for m in link.messages}
+
     def live(self, conversation_id: int, link: Link | None = None) -> list[tuple[int, str]]:
         """(id, text) of the live messages of one conversation on one connection, as they arrived."""
         link = link or self.link
@@ -322,6 +373,8 @@ class Outbox:
         self.attempts = 0
         self.repeated = 0  # acks with created=false: stored before, its first ack lost
         self.failures: list[str] = []
+        self.unavailable = 0  # answers "unavailable" (503): expected during an outage, retried
+        self.server_errors: list[str] = []  # any other server error (5xx, internal_error): a bug
         self.first_ack = threading.Event()
         self._unanswered: dict[str, str] = {}  # client id -> text, fired without waiting
         self._lock = threading.Lock()
@@ -333,7 +386,13 @@ class Outbox:
 
     def _record(self, client_id: str, ack: dict) -> bool:
         if not ack.get("ok"):
-            self.failures.append(f"{client_id}: {ack}")
+            code = (ack.get("error") or {}).get("code")
+            if code == "unavailable":
+                self.unavailable += 1
+            elif code == "internal_error":
+                self.server_errors.append(f"{client_id}: {ack}")
+            else:
+                self.failures.append(f"{client_id}: {ack}")
             return False
         with self._lock:
             self.acked[client_id] = ack["message"]
@@ -389,6 +448,40 @@ class Outbox:
             self._send_until_acked(client_id, text)
 
 
+class RestOutbox(Outbox):
+    """An Outbox that sends with `POST /api/conversations/<id>/messages` through the
+    gateway, retrying with the same client_id until 201/200. A 503 is an outage the
+    client waits out; any other 5xx is a server error (counted, then retried)."""
+
+    def __init__(self, client: ChatClient, conversation_id: int, tag: str) -> None:
+        super().__init__(client, conversation_id, tag)
+        self.http = requests.Session()
+
+    def _send_until_acked(self, client_id: str, text: str) -> None:
+        url = f"{self.client.gateway}/api/conversations/{self.conversation_id}/messages"
+        deadline = time.monotonic() + RECONNECT_DEADLINE + 10
+        while time.monotonic() < deadline:
+            self.attempts += 1
+            try:
+                response = self.http.post(url, json={"text": text, "client_id": client_id},
+                                          headers=self.client.user["headers"], timeout=ACK_TIMEOUT)
+            except requests.RequestException:
+                time.sleep(0.2)  # no answer: as good as a lost ack, retried
+                continue
+            if response.status_code in (200, 201):
+                self._record(client_id, {"ok": True, "message": response.json()["message"],
+                                         "created": response.status_code == 201})
+                return
+            if response.status_code == 503:
+                self.unavailable += 1
+            elif response.status_code >= 500:
+                self.server_errors.append(f"{client_id}: {response.status_code} {response.text[:200]}")
+            else:
+                self.failures.append(f"{client_id}: {response.status_code} {response.text[:200]}")
+            time.sleep(0.2)
+        self.failures.append(f"{client_id}: never acknowledged")
+
+
 class Sender:
     """Sends on an Outbox every `interval` seconds, each after the previous one's ack."""
 
@@ -436,12 +529,14 @@ def delivery_figures(outboxes: list[Outbox], clients: list[ChatClient], members:
     stored_client_ids = [m["client_id"] for m in stored.values() if (m["client_id"] or "").startswith(tags)]
     acked = [m for outbox in outboxes for m in outbox.acked.values()]
     lost_messages = [m for m in acked if m["id"] not in stored]
-    delivered = missed = 0
+    delivered = live = missed = 0
+    live_ids = {client.name: client.live_ids() for client in clients}
     for message in acked:
         for client in clients:
             if client.user["id"] in members[message["conversation_id"]]:
                 if client.has_seen(message):
                     delivered += 1
+                    live += message["id"] in live_ids[client.name]
                 else:
                     missed += 1
     duplicated = out_of_order = 0
@@ -462,6 +557,10 @@ def delivery_figures(outboxes: list[Outbox], clients: list[ChatClient], members:
         "stored": len(stored_client_ids),
         "stored_twice": len(stored_client_ids) - len(set(stored_client_ids)),
         "delivered": delivered,
+        "delivered_live": live,
+        "delivered_by_catch_up": delivered - live,
+        "never_delivered": missed,
+        "acked_but_lost": len(lost_messages),
         "lost": len(lost_messages) + missed,
         "duplicated": duplicated,
         "out_of_order": out_of_order,

@@ -87,10 +87,17 @@ function start() {
     if (conversationId) sidebar.ensure(conversationId);
     refreshRequestBadge();
   });
-  connection.onReconnect(() => {
+  // Fetch what was missed: after a reconnect, when the server says its events may have
+  // been lost ("resync"), or when a message shows one before it never came (previous_id).
+  const resynchronise = () => {
     sidebar.reload();
     refreshRequestBadge();
     if (view) view.catchUp();
+  };
+  connection.onReconnect(resynchronise);
+  connection.on("resync", resynchronise);
+  connection.on("message", (message) => {
+    if (view && message.conversation_id === view.id && view.missedBefore(message)) view.catchUp();
   });
 }
 

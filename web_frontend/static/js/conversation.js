@@ -35,6 +35,8 @@ export class ConversationView {
     this.renderHeader(root);
     onPresenceChange(() => this.renderHeader(root));
     for (const message of messages) this.add(message);
+    // The id up to which nothing is missing: history pages have no gaps, live messages may.
+    this.syncedUpTo = this.lastId();
     this.updateEmpty();
     this.updateHistoryStatus();
     this.scrollToBottom();
@@ -329,20 +331,32 @@ export class ConversationView {
     }
   }
 
-  // After a reconnect: everything after the newest message we have, deduplicated by id.
+  // A live message whose previous_id we never got: something was missed (catchUp fetches it).
+  // Otherwise it extends what is known to be complete.
+  missedBefore(message) {
+    const previous = message.previous_id;
+    if (previous != null && previous > this.syncedUpTo) return true;
+    this.syncedUpTo = Math.max(this.syncedUpTo, message.id);
+    return false;
+  }
+
+  // After a reconnect, a resync or a gap: everything after the last id up to which nothing
+  // is missing, deduplicated by id.
   async catchUp() {
     try {
       let hasMore = true;
       while (hasMore) {
-        const after = this.lastId();
+        const after = this.syncedUpTo;
         const query = after ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
         const data = await api(`/api/conversations/${this.id}/messages?${query}`);
         const stick = this.nearBottom();
-        let added = 0;
-        for (const message of data.messages) if (this.add(message)) added += 1;
+        for (const message of data.messages) {
+          this.add(message);
+          this.syncedUpTo = Math.max(this.syncedUpTo, message.id);
+        }
         this.updateEmpty();
         if (stick) this.scrollToBottom();
-        hasMore = Boolean(after && data.has_more && added);
+        hasMore = Boolean(after && data.has_more && data.messages.length);
       }
       this.markReadIfVisible();
     } catch {
