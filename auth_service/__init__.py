@@ -10,6 +10,7 @@ from shared.api_docs import register_api_docs
 from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import configure_logging, install_request_id
+from shared.sessions import SessionRevocations
 
 from .config import Config
 from .db import Database, close_session
@@ -44,6 +45,8 @@ def create_app(config: Config | None = None) -> Flask:
         tokens=TokenSettings(ring=config.key_ring, issuer=config.jwt_issuer, audience=config.jwt_audience,
                              access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl),
         redis=redis_client,
+        sessions=(SessionRevocations(redis_client, config.redis_prefix, config.access_token_ttl)
+                  if redis_client is not None else None),
     )
 
     register_error_handlers(app)

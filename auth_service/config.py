@@ -24,6 +24,8 @@ class Config:
     redis_url: str | None = None
     # Prefix of every Redis key this service writes, so it can share a Redis with other services.
     redis_key_prefix: str = "auth:"
+    # Shared with chat_service (its REDIS_PREFIX): where ended sessions are recorded.
+    redis_prefix: str = "chat"
     jwt_issuer: str = "chat-auth"
     jwt_audience: str = "chat"
     allowed_origins: tuple[str, ...] = ()
@@ -53,6 +55,7 @@ class Config:
             database_url=database_url_from_env(source),
             redis_url=env_str("REDIS_URL", "", source) or None,
             redis_key_prefix=env_str("REDIS_KEY_PREFIX", "auth:", source),
+            redis_prefix=env_str("REDIS_PREFIX", "chat", source),
             jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
             jwt_audience=env_str("JWT_AUDIENCE", "chat", source),
             allowed_origins=tuple(env_list("ALLOWED_ORIGINS", "", source)),

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from shared.sessions import SessionRevocations
+
 from .config import Config
 from .services.passwords import PasswordHasher
 from .services.rate_limit import LoginRateLimiter
@@ -22,6 +24,7 @@ class AuthState:
     limiter: LoginRateLimiter
     tokens: TokenSettings
     redis: redis.Redis | None
+    sessions: SessionRevocations | None  # None without Redis: tokens then end only at expiry
 
 
 def auth_state() -> AuthState:

@@ -6,12 +6,14 @@ instance; instances share events through Redis when REDIS_URL is set.
 
 from __future__ import annotations
 
+import redis
 from flask import Flask
 
 from shared.api_docs import register_api_docs
 from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import install_request_id
+from shared.sessions import SessionRevocations
 
 from .auth_directory import AuthDirectory
 from .cache import LookupCache
@@ -34,6 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .realtime.connections import ConnectionRegistry
     from .realtime.handlers import register_handlers
     from .realtime.maintenance import Maintenance
+    from .realtime.session_ends import SessionEnds
     from .realtime.publisher import EventPublisher
     from .services.presence import LocalPresence, RedisPresence
 
@@ -58,6 +61,10 @@ def create_app(config: Config | None = None) -> Flask:
     presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl,
                               prefix=f"{config.redis_prefix}:presence")
                 if config.redis_url else LocalPresence())
+    maintenance = Maintenance(app, socketio, connections, interval=min(5.0, config.presence_ttl / 3))
+    sessions = (SessionRevocations(redis.Redis.from_url(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
+                                   config.redis_prefix)
+                if config.redis_url else None)
     app.extensions[EXTENSION_KEY] = Runtime(
         config=config,
         socketio=socketio,
@@ -65,7 +72,10 @@ def create_app(config: Config | None = None) -> Flask:
         directory=AuthDirectory(config.auth_service_url, config.auth_timeout),
         presence=presence,
         connections=connections,
-        maintenance=Maintenance(app, socketio, connections, interval=min(5.0, config.presence_ttl / 3)),
+        maintenance=maintenance,
+        sessions=sessions,
+        session_ends=(SessionEnds(config.redis_url, socketio, connections, sessions, maintenance.disconnect_soon)
+                      if sessions is not None else None),
     )
     app.teardown_appcontext(close_session)
     register_api(app)

@@ -10,11 +10,14 @@ from flask import current_app
 if TYPE_CHECKING:
     from flask_socketio import SocketIO
 
+    from shared.sessions import SessionRevocations
+
     from .auth_directory import AuthDirectory
     from .config import Config
     from .db import Database
     from .realtime.connections import ConnectionRegistry
     from .realtime.maintenance import Maintenance
+    from .realtime.session_ends import SessionEnds
     from .services.presence import Presence
 
 EXTENSION_KEY = "chat_runtime"
@@ -29,6 +32,9 @@ class Runtime:
     presence: "Presence"
     connections: "ConnectionRegistry"
     maintenance: "Maintenance"
+    # Without Redis (one instance, development) tokens end only when they expire.
+    sessions: "SessionRevocations | None" = None
+    session_ends: "SessionEnds | None" = None
     # user id -> username already written to our users table by this process.
     known_users: dict[int, str] = field(default_factory=dict)
 

@@ -21,9 +21,11 @@ from flask import Request
 
 from . import jwt
 from .errors import Forbidden, Unauthorized
+from .sessions import SessionRevocations
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
+SESSION_ENDED = "This session has ended; log in again."
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -68,8 +70,9 @@ def verify_access_token(token: str, ring: jwt.KeyRing, *, issuer: str, audience:
 
 
 def authenticate(request: Request, ring: jwt.KeyRing, *, issuer: str, audience: str,
-                 allowed_origins: Iterable[str] = ()) -> Identity:
-    """The caller's identity, or 401; enforces the CSRF rule for cookie auth."""
+                 allowed_origins: Iterable[str] = (), sessions: SessionRevocations | None = None) -> Identity:
+    """The caller's identity, or 401; enforces the CSRF rule for cookie auth, and
+    refuses tokens of a session that has ended (when `sessions` is given)."""
     token, via = access_token(request)
     if token is None:
         raise Unauthorized()
@@ -81,6 +84,8 @@ def authenticate(request: Request, ring: jwt.KeyRing, *, issuer: str, audience: 
     except jwt.TokenError:
         raise Unauthorized("The access token is not valid.",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if sessions is not None and sessions.ended(identity.claims):
+        raise Unauthorized(SESSION_ENDED, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if via == "cookie":
         check_csrf(request, allowed_origins)
     return identity

@@ -50,13 +50,13 @@ def refresh():
     state = auth_state()
     body_token = _refresh_token_from_body()
     if body_token is not None:
-        return _token_body(tokens.rotate(db.session(), state.tokens, body_token))
+        return _token_body(tokens.rotate(db.session(), state.tokens, body_token, state.sessions))
     cookie_token = request.cookies.get(REFRESH_COOKIE)
     if not cookie_token:
         raise Unauthorized("A refresh token is required.")
     check_csrf(request, state.config.allowed_origins)
     try:
-        pair = tokens.rotate(db.session(), state.tokens, cookie_token)
+        pair = tokens.rotate(db.session(), state.tokens, cookie_token, state.sessions)
     except Unauthorized as error:
         # A dead refresh cookie is useless to the browser; drop it so pages stop retrying.
         response = error_response(error)
@@ -75,7 +75,20 @@ def logout():
         check_csrf(request, state.config.allowed_origins)
         raw = request.cookies.get(REFRESH_COOKIE)
     if raw:
-        tokens.revoke(db.session(), raw)
+        tokens.revoke(db.session(), raw, state.sessions)
+    response = Response(status=204)
+    _clear_session_cookies(response)
+    return response
+
+
+@bp.post("/logout-all")
+def logout_all():
+    """End every session of the caller, on every device (this one included)."""
+    state = auth_state()
+    identity = authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
+                            audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
+                            sessions=state.sessions)
+    tokens.revoke_all(db.session(), identity.user_id, state.sessions)
     response = Response(status=204)
     _clear_session_cookies(response)
     return response
@@ -85,7 +98,8 @@ def logout():
 def me():
     state = auth_state()
     identity = authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
-                            audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins)
+                            audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
+                            sessions=state.sessions)
     user = users.get_by_id(db.session(), identity.user_id)
     if user is None:
         raise Unauthorized("This account no longer exists.")

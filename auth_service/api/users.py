@@ -19,7 +19,8 @@ SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX = 20, 50
 def _require_identity() -> None:
     state = auth_state()
     authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
-                 audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins)
+                 audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
+                 sessions=state.sessions)
 
 
 @bp.get("")

@@ -14,11 +14,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from redis import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared import jwt
 from shared.errors import Unauthorized
+from shared.sessions import SESSION_CLAIM, SessionRevocations
 
 from ..models import RefreshToken, User, iso, utcnow
 
@@ -49,14 +51,17 @@ def hash_refresh_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def access_token(settings: TokenSettings, user: User) -> tuple[str, datetime]:
+def access_token(settings: TokenSettings, user: User, session_id: str) -> tuple[str, datetime]:
     claims = jwt.make_claims(
         subject=str(user.id),
         issuer=settings.issuer,
         audience=settings.audience,
         lifetime_seconds=settings.access_ttl,
         # created_at lets chat_service fill its copy of the user without asking us.
-        extra={"name": user.username, "created_at": iso(user.created_at), "typ": "access"},
+        # sid: the session (refresh-token family) it belongs to, so ending that session
+        # refuses it everywhere (shared.sessions).
+        extra={"name": user.username, "created_at": iso(user.created_at), "typ": "access",
+               SESSION_CLAIM: session_id},
     )
     return jwt.encode(claims, settings.ring), datetime.fromtimestamp(claims["exp"], timezone.utc)
 
@@ -69,7 +74,7 @@ def _issue(session: Session, settings: TokenSettings, user: User, family_id: str
                            created_at=now, expires_at=now + timedelta(seconds=settings.refresh_ttl))
     session.add(refresh)
     session.commit()
-    token, access_expires_at = access_token(settings, user)
+    token, access_expires_at = access_token(settings, user, family_id)
     return TokenPair(user=user, access_token=token, access_expires_at=access_expires_at,
                      refresh_token=raw, refresh_expires_at=refresh.expires_at)
 
@@ -79,7 +84,7 @@ def start_session(session: Session, settings: TokenSettings, user: User) -> Toke
     return _issue(session, settings, user, family_id=secrets.token_hex(16))
 
 
-def rotate(session: Session, settings: TokenSettings, raw: str) -> TokenPair:
+def rotate(session: Session, settings: TokenSettings, raw: str, sessions: SessionRevocations | None) -> TokenPair:
     """Spend `raw` and return the next pair of its family; 401 if it cannot be spent."""
     token_hash = hash_refresh_token(raw)
     now = utcnow()
@@ -96,10 +101,13 @@ def rotate(session: Session, settings: TokenSettings, raw: str) -> TokenPair:
         user = session.get(User, token.user_id)
         if user is not None:
             return _issue(session, settings, user, token.family_id)
-    if token is not None and (token.used_at is not None or token.revoked_at is not None):
+    reused = token is not None and (token.used_at is not None or token.revoked_at is not None)
+    if reused:
         _revoke_family(session, token.family_id, now)
         log.warning("refresh token reuse; family revoked", extra={"user_id": token.user_id})
     session.commit()
+    if reused:
+        end_sessions(sessions, [token.family_id])
     raise Unauthorized(INVALID_REFRESH)
 
 
@@ -112,9 +120,38 @@ def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
     )
 
 
-def revoke(session: Session, raw: str) -> None:
-    """Revoke the family `raw` belongs to (logout); nothing happens for an unknown token."""
+def revoke(session: Session, raw: str, sessions: SessionRevocations | None) -> None:
+    """End the session `raw` belongs to (logout); nothing happens for an unknown token."""
     family_id = session.scalar(select(RefreshToken.family_id).where(RefreshToken.token_hash == hash_refresh_token(raw)))
     if family_id is not None:
         _revoke_family(session, family_id, utcnow())
         session.commit()
+        end_sessions(sessions, [family_id])
+
+
+def revoke_all(session: Session, user_id: int, sessions: SessionRevocations | None) -> None:
+    """End every session of the user (log out everywhere)."""
+    now = utcnow()
+    family_ids = session.scalars(select(RefreshToken.family_id).distinct()
+                                 .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now)).all()
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    end_sessions(sessions, family_ids)
+
+
+def end_sessions(sessions: SessionRevocations | None, family_ids: list[str]) -> None:
+    """Have every service refuse these sessions' access tokens now. Their refresh tokens
+    are already revoked, so if Redis is unreachable they end when their access token
+    expires (shared.sessions says why that fails open)."""
+    if sessions is None:
+        return
+    for family_id in family_ids:
+        try:
+            sessions.end_session(family_id)
+        except RedisError:
+            log.warning("could not record an ended session; its access tokens run until they expire")

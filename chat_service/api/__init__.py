@@ -33,7 +33,8 @@ def _authenticate() -> None:
         return
     rt = runtime()
     identity = authenticate(request, rt.config.key_ring, issuer=rt.config.jwt_issuer,
-                            audience=rt.config.jwt_audience, allowed_origins=rt.config.allowed_origins)
+                            audience=rt.config.jwt_audience, allowed_origins=rt.config.allowed_origins,
+                            sessions=rt.sessions)
     users.remember_identity(get_session(), identity.user_id, identity.username,
                             identity.claims.get("created_at"), rt.known_users)
     g.identity = identity

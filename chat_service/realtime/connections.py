@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class Connection:
     user_id: int
     expires_at: float  # the access token's `exp`
+    session_id: str | None = None  # the token's `sid`: the login it belongs to
 
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at
@@ -27,6 +28,11 @@ class ConnectionRegistry:
 
     def remove(self, sid: str) -> Connection | None:
         return self._by_sid.pop(sid, None)
+
+    def sids_of_session(self, session_id: str | None) -> list[str]:
+        if session_id is None:
+            return []
+        return [sid for sid, conn in list(self._by_sid.items()) if conn.session_id == session_id]
 
     def expired_sids(self, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now

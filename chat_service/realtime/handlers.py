@@ -20,7 +20,8 @@ from redis import RedisError
 from shared import jwt
 from shared.database import database_unavailable, retry_if_connection_died, unavailable
 from shared.errors import ApiError, BadRequest, Unauthorized
-from shared.request_auth import ACCESS_COOKIE, verify_access_token
+from shared.request_auth import ACCESS_COOKIE, SESSION_ENDED, verify_access_token
+from shared.sessions import SESSION_CLAIM
 
 from ..db import close_session, get_session, user_room
 from ..runtime import runtime
@@ -78,11 +79,17 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         if expires_at <= time.time():
             # Inside the verifier's leeway, but a socket must not start on a spent token.
             raise _refuse("token_expired", "The access token has expired.")
+        if rt.sessions is not None and rt.sessions.ended(identity.claims):
+            raise _refuse("invalid_token", SESSION_ENDED)
         users.remember_identity(get_session(), identity.user_id, identity.username,
                                 identity.claims.get("created_at"), rt.known_users)
         join_room(user_room(identity.user_id))
-        rt.connections.add(request.sid, Connection(identity.user_id, expires_at))
+        session_id = identity.claims.get(SESSION_CLAIM)
+        rt.connections.add(request.sid, Connection(identity.user_id, expires_at,
+                                                   session_id if isinstance(session_id, str) else None))
         rt.maintenance.ensure_started()
+        if rt.session_ends is not None:
+            rt.session_ends.ensure_started()
         _count_presence(rt.presence.connected, identity.user_id, online=True)
 
     @socketio.on("disconnect")

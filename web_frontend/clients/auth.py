@@ -37,6 +37,12 @@ class AuthClient(ServiceClient):
                              headers=_cookie_header(caller, ACCESS_COOKIE, REFRESH_COOKIE))
         return CookieGrant.from_response(response)
 
+    def logout_all(self, caller: Caller) -> CookieGrant:
+        """End every session of the caller's account, on every device."""
+        response = self.call("POST", "/auth/logout-all", caller,
+                             headers=_cookie_header(caller, ACCESS_COOKIE, REFRESH_COOKIE))
+        return CookieGrant.from_response(response)
+
     def me(self, caller: Caller) -> dict[str, Any]:
         return self.json(self.call("GET", "/auth/me", caller, headers=caller.bearer()))["user"]
 

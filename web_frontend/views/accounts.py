@@ -75,9 +75,14 @@ def register():
 
 @bp.post("/logout")
 def logout():
+    everywhere = request.form.get("everywhere") == "1"
     try:
-        forward_cookies(backends().auth.logout(caller()))
-        flash("You have been logged out.", "info")
+        if everywhere:
+            forward_cookies(backends().auth.logout_all(caller()))
+            flash("You have been logged out on every device.", "info")
+        else:
+            forward_cookies(backends().auth.logout(caller()))
+            flash("You have been logged out.", "info")
     except (Unauthenticated, RequestRejected):
         flash("You have been logged out.", "info")
     except ServiceError:

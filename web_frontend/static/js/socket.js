@@ -58,6 +58,20 @@ export function connectSocket() {
     }
   });
 
+  // The session ended (logout in another tab, "log out everywhere", a stolen refresh token
+  // detected): the server says so and disconnects. Tabs of this browser share the session,
+  // so the others follow too, also any that missed the event.
+  const tabs = "BroadcastChannel" in window ? new BroadcastChannel("session") : null;
+  const leave = () => {
+    socket.disconnect();
+    goToLogin();
+  };
+  socket.on("session_ended", () => {
+    if (tabs) tabs.postMessage("ended");
+    leave();
+  });
+  if (tabs) tabs.onmessage = (event) => event.data === "ended" && leave();
+
   socket.on("disconnect", (reason) => {
     showStatus("offline");
     // The server closed the socket (for example when the access token expired);

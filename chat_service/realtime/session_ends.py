@@ -1,0 +1,59 @@
+"""Ending a session's sockets the moment it ends (logout, refresh-token reuse, log out
+everywhere): auth announces each ended session on a Redis channel (shared.sessions);
+every instance tells that session's sockets here `session_ended` (their page goes to
+the login page) and disconnects them."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask_socketio import SocketIO
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from shared.sessions import SessionRevocations
+
+from .connections import ConnectionRegistry
+
+log = logging.getLogger(__name__)
+
+SESSION_ENDED_EVENT = "session_ended"
+
+
+class SessionEnds:
+    RESUBSCRIBE_INTERVAL = 0.5  # seconds between attempts while Redis is unreachable
+
+    def __init__(self, redis_url: str, socketio: SocketIO, connections: ConnectionRegistry,
+                 sessions: SessionRevocations, disconnect_soon) -> None:
+        # Its own client: a subscription waits on its socket indefinitely (no read timeout).
+        self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+        self.socketio = socketio
+        self.connections = connections
+        self.sessions = sessions
+        self.disconnect_soon = disconnect_soon
+        self._started = False
+
+    def ensure_started(self) -> None:
+        if not self._started:
+            self._started = True
+            self.socketio.start_background_task(self._listen)
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.sessions.channel)
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.end(self.sessions.ended_session_id(message["data"]))
+            except Exception as error:
+                # Missed announcements are covered by the check at each connect and request.
+                log.warning("session announcements unavailable: %s", error.__class__.__name__)
+                self.socketio.sleep(self.RESUBSCRIBE_INTERVAL)
+
+    def end(self, session_id: str | None) -> None:
+        for sid in self.connections.sids_of_session(session_id):
+            self.socketio.server.emit(SESSION_ENDED_EVENT, {"message": "This session has ended."}, to=sid,
+                                      namespace="/", ignore_queue=True)
+            self.disconnect_soon(sid)

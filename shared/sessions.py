@@ -1,0 +1,67 @@
+"""Ended sessions: access tokens that must be refused before they expire.
+
+An access token names its session (`sid`: the refresh-token family of one login).
+When a session ends (logout, refresh-token reuse; "log out everywhere" ends each of the
+user's sessions) auth records it in Redis. Each record lives as long as an access token can (ACCESS_TOKEN_TTL), after which the tokens
+it refuses have expired anyway. Every service checks the records for each request
+(one EXISTS); chat_service also hears of each ending on a channel and disconnects that
+session's sockets at once.
+
+While Redis cannot be reached the check lets tokens through (fail open) and says so
+in the log: refusing every token would log everyone out during a Redis outage. The
+ended session still cannot be refreshed (its refresh tokens are revoked in auth's
+database), so it ends at the latest when its access token expires.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SESSION_CLAIM = "sid"
+
+
+class SessionRevocations:
+    def __init__(self, redis_client: Any, prefix: str, ttl: int = 900) -> None:
+        # ttl: how long a record is kept (ACCESS_TOKEN_TTL); only auth, which writes them, needs it.
+        self.redis = redis_client
+        self.prefix = prefix
+        self.ttl = max(1, int(ttl))
+
+    @property
+    def channel(self) -> str:
+        return f"{self.prefix}:sessions-ended"
+
+    def _session_key(self, session_id: str) -> str:
+        return f"{self.prefix}:session-ended:{session_id}"
+
+    def end_session(self, session_id: str) -> None:
+        """Refuse every access token of one session from now on (raises RedisError)."""
+        pipe = self.redis.pipeline()
+        pipe.set(self._session_key(session_id), 1, ex=self.ttl)
+        pipe.publish(self.channel, json.dumps({"sid": session_id}))
+        pipe.execute()
+
+    def ended(self, claims: dict[str, Any]) -> bool:
+        """Whether the access token with these claims belongs to a session that has ended."""
+        from redis import RedisError
+
+        session_id = claims.get(SESSION_CLAIM)
+        if not isinstance(session_id, str):
+            return False  # issued before sessions had ids: it expires on its own
+        try:
+            return self.redis.exists(self._session_key(session_id)) > 0
+        except RedisError:
+            log.warning("session revocations unreadable; letting the token through until it expires")
+            return False
+
+    def ended_session_id(self, notice: bytes | str) -> str | None:
+        """The session id a message on `channel` announces as ended (None if malformed)."""
+        try:
+            session_id = json.loads(notice).get("sid")
+        except (ValueError, AttributeError):
+            return None
+        return session_id if isinstance(session_id, str) else None
