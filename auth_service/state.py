@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from flask import current_app
+from flask import current_app, request
 
+from shared.request_auth import Identity, authenticate
 from shared.sessions import SessionRevocations
 
 from .config import Config
@@ -29,3 +30,11 @@ class AuthState:
 
 def auth_state() -> AuthState:
     return current_app.extensions[EXTENSION]
+
+
+def caller() -> Identity:
+    """Who the request's access token says is calling (401 if none, invalid or its session ended)."""
+    state = auth_state()
+    return authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
+                        audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
+                        sessions=state.sessions)

@@ -7,12 +7,12 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from shared.errors import Unauthorized, ValidationError, error_response, json_object
-from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, authenticate, check_csrf
+from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, check_csrf
 
 from .. import db
 from ..models import User, iso
 from ..services import tokens, users
-from ..state import auth_state
+from ..state import auth_state, caller
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -76,19 +76,18 @@ def logout():
         raw = request.cookies.get(REFRESH_COOKIE)
     if raw:
         tokens.revoke(db.session(), raw, state.sessions)
-    response = Response(status=204)
-    _clear_session_cookies(response)
-    return response
+    return _logged_out()
 
 
 @bp.post("/logout-all")
 def logout_all():
     """End every session of the caller, on every device (this one included)."""
     state = auth_state()
-    identity = authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
-                            audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
-                            sessions=state.sessions)
-    tokens.revoke_all(db.session(), identity.user_id, state.sessions)
+    tokens.revoke_all(db.session(), caller().user_id, state.sessions)
+    return _logged_out()
+
+
+def _logged_out() -> Response:
     response = Response(status=204)
     _clear_session_cookies(response)
     return response
@@ -96,11 +95,7 @@ def logout_all():
 
 @bp.get("/me")
 def me():
-    state = auth_state()
-    identity = authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
-                            audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
-                            sessions=state.sessions)
-    user = users.get_by_id(db.session(), identity.user_id)
+    user = users.get_by_id(db.session(), caller().user_id)
     if user is None:
         raise Unauthorized("This account no longer exists.")
     return {"user": users.private_view(user)}

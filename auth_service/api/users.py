@@ -5,27 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from shared.errors import NotFound, ValidationError
-from shared.request_auth import authenticate
 
 from .. import db
 from ..services import users
-from ..state import auth_state
+from ..state import caller
 
 bp = Blueprint("users", __name__, url_prefix="/auth/users")
 
 SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX = 20, 50
 
 
-def _require_identity() -> None:
-    state = auth_state()
-    authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
-                 audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
-                 sessions=state.sessions)
-
-
 @bp.get("")
 def search():
-    _require_identity()
+    caller()
     query = request.args.get("q", "")
     raw_limit = request.args.get("limit", str(SEARCH_LIMIT_DEFAULT))
     errors = {}
@@ -43,7 +35,7 @@ def search():
 
 @bp.get("/<username>")
 def lookup(username: str):
-    _require_identity()
+    caller()
     user = users.get_by_username(db.session(), username)
     if user is None:
         raise NotFound("No such user.")
