@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Request, jsonify
+from flask import Flask, Request, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ def register_error_handlers(app: Flask) -> None:
             api_error.code = (error.name or "error").lower().replace(" ", "_")
         else:
             api_error = api_cls()
+        if error.code == 413:
+            discard_body(request)
         response = error_response(api_error)
         if error.code == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
@@ -141,7 +143,37 @@ def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise BadRequest("The body must be JSON (Content-Type: application/json).")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # The json parser recurses once per level; about 1,000 nested arrays exhaust the stack.
+        raise BadRequest("The JSON body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data
+
+
+# Most of a refused body that is still read, so the answer is not lost (see discard_body).
+DISCARD_LIMIT = 1024 * 1024
+
+
+def discard_body(request: Request, limit: int = DISCARD_LIMIT) -> None:
+    """Read and drop the unread body of a request refused as too large.
+
+    A server that answers before reading the body and then closes the connection
+    resets it under a client (or proxy) that is still sending: the client sees a
+    reset instead of the 413, and nginx counts the instance as failed. Bodies
+    larger than `limit` are not worth reading; those connections are reset.
+    """
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    remaining = limit
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 64 * 1024))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except (OSError, ValueError):
+        return  # the client went away or sent a broken chunked body: nothing to answer
