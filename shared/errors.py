@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Request, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ def error_response(error: ApiError):
 
 
 def register_error_handlers(app: Flask) -> None:
+    install_body_discard(app)
+
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return error_response(error)
@@ -116,8 +119,6 @@ def register_error_handlers(app: Flask) -> None:
             api_error.code = (error.name or "error").lower().replace(" ", "_")
         else:
             api_error = api_cls()
-        if error.code == 413:
-            discard_body(request)
         response = error_response(api_error)
         if error.code == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
@@ -153,21 +154,33 @@ def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
     return data
 
 
-# Most of a refused body that is still read, so the answer is not lost (see discard_body).
+# Most of an unread body that is still read, so the answer is not lost (see install_body_discard).
 DISCARD_LIMIT = 1024 * 1024
 
 
-def discard_body(request: Request, limit: int = DISCARD_LIMIT) -> None:
-    """Read and drop the unread body of a request refused as too large.
+def install_body_discard(app: Flask) -> None:
+    """After every response, read whatever body the request handler left unread.
 
-    A server that answers before reading the body and then closes the connection
-    resets it under a client (or proxy) that is still sending: the client sees a
-    reset instead of the 413, and nginx counts the instance as failed. Bodies
-    larger than `limit` are not worth reading; those connections are reset.
+    A request can be answered without its body being read (413, 401, 404, ...).
+    gunicorn then closes the connection with unread data, which resets it under
+    the client (or proxy) still sending: the client gets a reset instead of the
+    answer, and nginx answers 502/503 and counts the instance as failed.
     """
-    stream = request.environ.get("wsgi.input")
-    if stream is None:
-        return
+
+    @app.after_request
+    def _discard(response):
+        discard_body(request)
+        return response
+
+
+def discard_body(request: Request, limit: int = DISCARD_LIMIT) -> None:
+    """Read and drop the request's unread body, at most `limit` bytes (larger bodies
+    are not worth reading; those connections are reset)."""
+    try:
+        stream = request.stream  # the one the handler read from, if it did: it knows what is left
+    except RequestEntityTooLarge:
+        # Refused on its Content-Length before a byte was read.
+        stream = get_input_stream(request.environ, max_content_length=None)
     remaining = limit
     try:
         while remaining > 0:
@@ -175,5 +188,5 @@ def discard_body(request: Request, limit: int = DISCARD_LIMIT) -> None:
             if not chunk:
                 return
             remaining -= len(chunk)
-    except (OSError, ValueError):
-        return  # the client went away or sent a broken chunked body: nothing to answer
+    except (OSError, ValueError, HTTPException):
+        return  # the client went away, sent a broken chunked body or too much of one

@@ -149,6 +149,22 @@ def test_oversized_bodies_get_413_every_time_and_other_users_never_notice(hostil
     assert "no live upstreams" not in error_log and "while reading upstream" not in error_log
 
 
+@pytest.mark.parametrize("path, content_type, status", [
+    ("/api/conversations", "application/json", 401), ("/auth/me", "application/json", 405),
+    ("/auth/login", "text/plain", 400), ("/api/no-such-thing", "application/json", 404),
+    ("/no-such-page", "application/x-www-form-urlencoded", 404),
+])
+def test_a_body_answered_before_it_is_read_does_not_reset_the_connection(hostile_stack, path, content_type, status):
+    """A service that answers without reading the body still reads it, or nginx would see a
+    reset (502/503, and the instance counted as failed) instead of the answer."""
+    statuses = [requests.post(hostile_stack.url + path, data=b"x" * (12 * 1024), timeout=10,
+                              headers={"Content-Type": content_type}).status_code for _ in range(10)]
+    assert statuses == [status] * 10
+    error_log = Path(hostile_stack.log_dir, "nginx-error.log").read_text()
+    upstream_errors = [line for line in error_log.splitlines() if f'"POST {path} ' in line and "upstream" in line]
+    assert not upstream_errors, upstream_errors[:3]
+
+
 def raw_request(base: str, request_line: str, headers: bytes = b"") -> tuple[int, dict, bytes]:
     """Send exactly these bytes (no client-side path normalisation); (status, headers, body)."""
     parts = urlsplit(base)
