@@ -12,7 +12,7 @@ from shared.sessions import SessionRevocations
 
 from .config import Config
 from .services.passwords import PasswordHasher
-from .services.rate_limit import LoginRateLimiter
+from .services.rate_limit import LoginRateLimiter, RegistrationRateLimiter
 from .services.tokens import TokenSettings
 
 EXTENSION = "auth_service"
@@ -23,6 +23,7 @@ class AuthState:
     config: Config
     hasher: PasswordHasher
     limiter: LoginRateLimiter
+    registrations: RegistrationRateLimiter
     tokens: TokenSettings
     redis: redis.Redis | None
     sessions: SessionRevocations | None  # None without Redis: tokens then end only at expiry
