@@ -89,18 +89,23 @@ def test_expired_token_and_lost_connection_go_unnoticed(start_stack, browser):
             context.close()
 
 
+def logged_in_page(context, username: str):
+    page = context.new_page()
+    page.goto("/login?next=/chat")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile("/chat"))
+    return page
+
+
 def test_logout_in_one_tab_sends_the_other_tabs_to_the_login_page(start_stack, browser):
     with start_stack(redis=True) as stack:
         name = new_username("tabs")
         api_session(stack.url, name)  # registers
         context = browser.new_context(base_url=stack.url, viewport=DESKTOP)
         try:
-            first = context.new_page()
-            first.goto("/login?next=/chat")
-            first.get_by_label("Username").fill(name)
-            first.get_by_label("Password").fill(PASSWORD)
-            first.get_by_role("button", name="Log in").click()
-            expect(first).to_have_url(re.compile("/chat"))
+            first = logged_in_page(context, name)
             second = context.new_page()
             second.goto("/friends")
             expect(second).to_have_url(re.compile("/friends$"))
@@ -119,12 +124,7 @@ def test_log_out_everywhere_ends_the_sessions_of_other_browsers(start_stack, bro
         other_device = api_session(stack.url, name)  # registers and logs in: another browser's session
         context = browser.new_context(base_url=stack.url, viewport=DESKTOP)
         try:
-            page = context.new_page()
-            page.goto("/login?next=/chat")
-            page.get_by_label("Username").fill(name)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            expect(page).to_have_url(re.compile("/chat"))
+            page = logged_in_page(context, name)
             assert other_device.get(f"{stack.url}/api/conversations", timeout=10).status_code == 200
             page.get_by_role("button", name="Log out everywhere").click()
             expect(page).to_have_url(re.compile("/login"))
