@@ -13,7 +13,8 @@ What it does, and which part of the API each step uses:
   ones from `GET /api/friend-requests?direction=incoming` at each connect);
 * answers every message other users send it in a direct conversation: `/time`
   with the current UTC time, anything else with an echo;
-* after a disconnect it reconnects and catches up with
+* after a disconnect it reconnects and catches up (also when the server says
+  `resync`) with
   `GET /api/conversations/<id>/messages?after=<last id>`, so what was sent
   while it was away is answered, once.
 

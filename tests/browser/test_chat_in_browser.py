@@ -119,7 +119,7 @@ def test_two_people_chat_in_real_time(live_stack, browser, screenshot):
 
         # Logging out ends access: pages send to login, and the browser's cookies no longer open /api.
         old_cookies = alice_ctx.cookies()
-        alice.get_by_role("button", name="Log out").click()
+        alice.get_by_role("button", name="Log out", exact=True).click()
         expect(alice).to_have_url(re.compile(r"/login"))
         alice.goto("/chat")
         expect(alice).to_have_url(re.compile(r"/login\?next=/chat"))
