@@ -33,6 +33,19 @@ TEST_ENV = {
 }
 
 
+# Lines a test wants shown at the end of the run, outside output capture (the fault table).
+SUMMARY = pytest.StashKey[list]()
+
+
+def pytest_configure(config) -> None:
+    config.stash[SUMMARY] = []
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    for line in config.stash[SUMMARY]:
+        terminalreporter.write_line(line)
+
+
 def isolated_redis_url() -> tuple[str, dict[str, str]]:
     """A Redis URL on a random database plus per-stack key and channel prefixes.
 

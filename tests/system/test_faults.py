@@ -28,6 +28,7 @@ import requests
 
 from shared.testing import PostgresCluster, RedisServer
 
+from ..conftest import SUMMARY
 from .chat_load import (
     PASSWORD,
     ChatClient,
@@ -134,14 +135,13 @@ def fault_table(request):
         return
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(json.dumps(ROWS, indent=2) + "\n")
-    # Through the terminal reporter: shown in every run (CI included), not only with -s.
-    out = request.config.pluginmanager.get_plugin("terminalreporter")
     widths = [max(len(column), 6) for column in COLUMNS]
-    out.write_line("")
-    out.write_line(f"fault table ({ARTIFACT.relative_to(REPO_ROOT)}):")
-    out.write_line(f"{'fault':<22}" + " ".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths)))
+    lines = ["", f"fault table ({ARTIFACT.relative_to(REPO_ROOT)}):",
+             f"{'fault':<22}" + " ".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths))]
     for fault, row in ROWS.items():
-        out.write_line(f"{fault:<22}" + " ".join(f"{row[c]!s:>{w}}" for c, w in zip(COLUMNS, widths)))
+        lines.append(f"{fault:<22}" + " ".join(f"{row[c]!s:>{w}}" for c, w in zip(COLUMNS, widths)))
+    # Shown at the end of every run (CI included), not only with -s.
+    request.config.stash[SUMMARY].extend(lines)
 
 
 def under_traffic(world: World, name: str, fault: Callable[[list[Sender]], None]) -> dict:
