@@ -2,9 +2,10 @@
 
 An access token names its session (`sid`: the refresh-token family of one login).
 When a session ends (logout, refresh-token reuse; "log out everywhere" ends each of the
-user's sessions) auth records it in Redis. Each record lives as long as an access token can (ACCESS_TOKEN_TTL), after which the tokens
-it refuses have expired anyway. Every service checks the records for each request
-(one EXISTS); chat_service also hears of each ending on a channel and disconnects that
+user's sessions) auth records it in Redis. Each record lives as long as an access token
+can (ACCESS_TOKEN_TTL and the leeway), after which the tokens it refuses have expired
+anyway. Every service checks the records for each request (one EXISTS); chat_service
+also checks at socket connect, hears of each ending on a channel and disconnects that
 session's sockets at once.
 
 While Redis cannot be reached the check lets tokens through (fail open) and says so
@@ -19,6 +20,8 @@ import json
 import logging
 from typing import Any
 
+from . import jwt
+
 log = logging.getLogger(__name__)
 
 SESSION_CLAIM = "sid"
@@ -26,10 +29,11 @@ SESSION_CLAIM = "sid"
 
 class SessionRevocations:
     def __init__(self, redis_client: Any, prefix: str, ttl: int = 900) -> None:
-        # ttl: how long a record is kept (ACCESS_TOKEN_TTL); only auth, which writes them, needs it.
+        # ttl: ACCESS_TOKEN_TTL; only auth, which writes the records, needs it. A record is
+        # kept that long plus the verifiers' leeway, past which its tokens are refused anyway.
         self.redis = redis_client
         self.prefix = prefix
-        self.ttl = max(1, int(ttl))
+        self.ttl = max(1, int(ttl)) + int(jwt.DEFAULT_LEEWAY_SECONDS)
 
     @property
     def channel(self) -> str:

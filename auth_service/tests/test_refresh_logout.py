@@ -172,3 +172,42 @@ def test_logout_from_a_foreign_origin_is_refused(logged_in):
 ])
 def test_logout_bad_input(client, kwargs, status):
     assert client.post("/auth/logout", **kwargs).status_code == status
+
+
+@pytest.fixture
+def sessions_app(make_app, redis_settings):
+    """auth with Redis: ended sessions are recorded there and refused."""
+    return make_app(**redis_settings, redis_prefix=redis_settings["redis_key_prefix"] + "sessions")
+
+
+def test_ending_a_session_refuses_its_access_tokens_and_only_its_own(sessions_app):
+    from shared import jwt
+
+    from .conftest import TEST_KEYS, AuthActions
+
+    actions = AuthActions(sessions_app.test_client())
+    assert actions.register().status_code == 201
+    first, second, third = (actions.token().get_json() for _ in range(3))
+    claims = [jwt.decode(pair["access_token"], TEST_KEYS, issuer="chat-auth", audience="chat")
+              for pair in (first, second, third)]
+    assert len({c["sid"] for c in claims}) == 3  # one session per login
+
+    def me(pair) -> int:
+        return actions.client.get("/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}).status_code
+
+    assert actions.client.post("/auth/logout", json={"refresh_token": first["refresh_token"]}).status_code == 204
+    assert (me(first), me(second), me(third)) == (401, 200, 200)
+
+    # Refresh-token reuse ends that session, the access token issued with the copy included.
+    rotated = actions.refresh_body(second["refresh_token"]).get_json()
+    assert_error(actions.refresh_body(second["refresh_token"]), 401, "unauthorized")
+    assert (me(second), me(rotated), me(third)) == (401, 401, 200)
+
+    response = actions.client.post("/auth/logout-all", headers={"Authorization": f"Bearer {third['access_token']}"})
+    assert response.status_code == 204
+    assert me(third) == 401
+    assert_error(actions.refresh_body(third["refresh_token"]), 401, "unauthorized")
+
+
+def test_log_out_everywhere_needs_a_valid_access_token(client):
+    assert_error(client.post("/auth/logout-all"), 401, "unauthorized")
