@@ -83,7 +83,10 @@ def test_expired_token_and_lost_connection_go_unnoticed(start_stack, browser):
             page.locator("#composer-text").press("Enter")
             expect(page.locator(".message.mine .message-status").last).to_have_text(re.compile("Sent|Seen"))
             expect(page.locator(".message .bubble")).to_have_text(["first", "while you were away", "after expiry"])
-            history = bob_api.get(f"{stack.url}/api/conversations/{conversation_id}/messages", timeout=10).json()
-            assert [m["text"] for m in history["messages"]] == ["first", "while you were away", "after expiry"]
+            # Bob's access token from before has lapsed too (ACCESS_TOKEN_TTL=5): log in afresh to check.
+            bob_api = api_session(stack.url, bob_name, register=False)
+            history = bob_api.get(f"{stack.url}/api/conversations/{conversation_id}/messages", timeout=10)
+            assert history.status_code == 200, history.text
+            assert [m["text"] for m in history.json()["messages"]] == ["first", "while you were away", "after expiry"]
         finally:
             context.close()

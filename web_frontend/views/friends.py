@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..backends import backends, caller, login_required
+from ..clients import RequestRejected
 from ..errors import back
 from . import layout_context
 
@@ -16,6 +17,11 @@ MAX_QUERY = 32
 @bp.get("/friends")
 @login_required
 def index():
+    return _render()
+
+
+def _render(group: dict | None = None, status: int = 200):
+    """The Friends page; `group` carries a refused new-group form back (its input and error)."""
     chat, auth = backends().chat, backends().auth
     context = layout_context()
     query = request.args.get("q", "").strip()[:MAX_QUERY]
@@ -32,8 +38,9 @@ def index():
          "request_id": relation.get(user["id"], ("none", None))[1]}
         for user in (auth.search_users(caller(), query) if query else [])
     ]
+    group = group or {"title": "", "members": [], "error": None}
     return render_template("friends.html", query=query, results=results, friends=friends,
-                           incoming=incoming, outgoing=outgoing, **context)
+                           incoming=incoming, outgoing=outgoing, group=group, **context), status
 
 
 @bp.post("/friends/requests")
@@ -79,8 +86,20 @@ def open_direct(username: str):
 def create_group():
     title = request.form.get("title", "").strip()
     members = [name for name in request.form.getlist("members") if name.strip()]
-    if not title or not members:
-        flash("A group needs a title and at least one friend.", "error")
-        return redirect(url_for("friends.index", _anchor="new-group"), code=303)
-    conversation = backends().chat.create_group(caller(), title, members)
-    return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+    group = {"title": title, "members": members, "error": None}
+    # A refused form comes back as it was typed, with the reason beside it (not in a toast).
+    if not title:
+        group["error"] = {"field": "title", "message": "Give the group a name."}
+    elif not members:
+        group["error"] = {"field": "members", "message": "Pick at least one friend."}
+    else:
+        try:
+            conversation = backends().chat.create_group(caller(), title, members)
+        except RequestRejected as error:
+            if error.status != 422:
+                raise
+            field = "title" if "title" in error.fields else "members"
+            group["error"] = {"field": field, "message": error.fields.get(field) or error.message}
+        else:
+            return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+    return _render(group, 422)

@@ -9,6 +9,7 @@ export function connectSocket() {
   const status = document.getElementById("connection-status");
   const socket = window.io({ path: "/socket.io/", withCredentials: true });
   const reconnectListeners = new Set();
+  const connectListeners = new Set();
   let everConnected = false;
   let refreshedForThisAttempt = false;
   let offlineTimer = null;
@@ -44,6 +45,7 @@ export function connectSocket() {
   socket.on("connect", () => {
     refreshedForThisAttempt = false;
     showStatus("online");
+    for (const listener of connectListeners) listener();
     if (everConnected) for (const listener of reconnectListeners) listener();
     everConnected = true;
   });
@@ -69,6 +71,8 @@ export function connectSocket() {
     socket,
     on: (event, handler) => socket.on(event, handler),
     onReconnect: (listener) => reconnectListeners.add(listener),
+    // Every connect, the first one included: for work that waits for the connection.
+    onConnect: (listener) => connectListeners.add(listener),
     connected: () => socket.connected,
     reconnect: () => {
       socket.disconnect();
