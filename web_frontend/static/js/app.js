@@ -52,7 +52,8 @@ function start() {
     };
     connection.on("friend_added", refreshLists);
     connection.on("friend_removed", refreshLists);
-    connection.onReconnect(refreshLists);
+    // The first connect too: what happened between rendering the page and connecting had no event here.
+    connection.onConnect(refreshLists);
     return;
   }
 
@@ -106,11 +107,25 @@ function start() {
     if (conversationId) sidebar.ensure(conversationId);
     refreshRequestBadge();
   });
-  connection.onReconnect(() => {
+  // Also on the first connect: a message sent between rendering the page and connecting had no event here.
+  connection.onConnect(() => {
     sidebar.reload();
     refreshRequestBadge();
+    refreshFriends();
     if (view) view.catchUp();
   });
+
+  // Friendships that changed while no events could reach this page.
+  async function refreshFriends() {
+    try {
+      ({ friends: data.friends } = await api("/api/friends"));
+    } catch {
+      return; // offline again: the next connect retries
+    }
+    seedPresence(data.friends);
+    const partner = partnerOfOpenChat();
+    if (partner) view.setWritable(isFriend(partner.id));
+  }
 }
 
 start();

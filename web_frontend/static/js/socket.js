@@ -8,9 +8,7 @@ const OFFLINE_LABEL_DELAY_MS = 1500;
 export function connectSocket() {
   const status = document.getElementById("connection-status");
   const socket = window.io({ path: "/socket.io/", withCredentials: true });
-  const reconnectListeners = new Set();
   const connectListeners = new Set();
-  let everConnected = false;
   let refreshedForThisAttempt = false;
   let offlineTimer = null;
 
@@ -46,8 +44,6 @@ export function connectSocket() {
     refreshedForThisAttempt = false;
     showStatus("online");
     for (const listener of connectListeners) listener();
-    if (everConnected) for (const listener of reconnectListeners) listener();
-    everConnected = true;
   });
 
   socket.on("connect_error", (error) => {
@@ -70,8 +66,7 @@ export function connectSocket() {
   return {
     socket,
     on: (event, handler) => socket.on(event, handler),
-    onReconnect: (listener) => reconnectListeners.add(listener),
-    // Every connect, the first one included: for work that waits for the connection.
+    // Every connect, the first one included: catching up and sending what waited for the connection.
     onConnect: (listener) => connectListeners.add(listener),
     connected: () => socket.connected,
     reconnect: () => {
