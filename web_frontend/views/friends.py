@@ -74,6 +74,14 @@ def decline_request(request_id: int):
     return redirect(back(), code=303)
 
 
+@bp.post("/friends/<username>/remove")
+@login_required
+def remove_friend(username: str):
+    backends().chat.remove_friend(caller(), username)
+    flash(f"You and {username} are no longer friends. Your chat stays, read-only.", "info")
+    return redirect(url_for("friends.index"), code=303)
+
+
 @bp.post("/friends/<username>/chat")
 @login_required
 def open_direct(username: str):

@@ -1,5 +1,5 @@
 // The Friends page keeps itself current. When a request arrives, is accepted, or a friendship
-// ends, the page is rendered again by the server (a plain GET of itself) and its lists are
+// ends, the page is rendered again by the server (a plain GET of /friends) and its lists are
 // swapped in place, leaving what the user is typing alone (search box, group name, ticks).
 const LIVE_PARTS = ["search-results", "incoming-requests", "outgoing-requests", "friends-list"];
 
@@ -29,7 +29,8 @@ export function refreshFriendsPage() {
 async function swapInFreshLists() {
   let html;
   try {
-    const response = await fetch(location.pathname + location.search,
+    // Always the Friends page itself: a refused group form is shown at its own (POST-only) address.
+    const response = await fetch(`/friends${location.pathname === "/friends" ? location.search : ""}`,
       { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (!response.ok || response.redirected) return;
     html = await response.text();
@@ -53,7 +54,10 @@ function refreshGroupForm(fresh) {
     return;
   }
   const ticked = new Set([...form.querySelectorAll("input[name=members]:checked")].map((box) => box.value));
+  const current = form.querySelector(".member-picker");
   const picker = document.adoptNode(freshForm.querySelector(".member-picker"));
   for (const box of picker.querySelectorAll("input[name=members]")) box.checked = ticked.has(box.value);
-  form.querySelector(".member-picker").replaceWith(picker);
+  const error = current.querySelector(".field-error"); // a refused form's reason stays where it was
+  if (error) picker.querySelector("legend").after(error);
+  current.replaceWith(picker);
 }
