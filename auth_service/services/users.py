@@ -72,7 +72,9 @@ def validate_credentials(username: Any, password: Any) -> tuple[str, str]:
     password = _text_field({"password": password}, "password", errors)
     if errors:
         raise ValidationError(fields=errors)
-    return username, password  # type: ignore[return-value]
+    # A username never holds spaces, so spaces around a typed one (the web forms trim them) cannot
+    # name another account. The password is taken exactly as typed.
+    return username.strip(), password  # type: ignore[union-attr,return-value]
 
 
 def register(session: Session, hasher: PasswordHasher, username: str, email: str, password: str) -> User:
