@@ -245,10 +245,6 @@ export class ConversationView {
     this.updateEmpty();
     this.updateStatuses();
     this.scrollToBottom();
-    this.deliver(pending);
-  }
-
-  deliver(pending) {
     this.outbox.add(pending);
   }
 
@@ -278,7 +274,7 @@ export class ConversationView {
       node.classList.remove("failed");
       node.classList.add("pending");
       status.textContent = "Sending…";
-      this.deliver(pending);
+      this.outbox.add(pending);
       this.input.focus();
     });
     announce(`Message not sent: ${reason}`);
