@@ -36,8 +36,8 @@ function start() {
 
   connection.on("presence", ({ user_id: userId, online }) => setPresence(userId, online));
   connection.on("friend_request", (request) => {
-    const badge = document.getElementById("request-badge");
-    setRequestBadge(Number(badge?.textContent || 0) + 1);
+    // The count comes from the server, not +1: the catch-up on connecting may already include this one.
+    refreshRequestBadge();
     announce(`New friend request from ${request.from.username}`);
     if (isFriendsPage()) refreshFriendsPage();
   });
