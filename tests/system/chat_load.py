@@ -125,6 +125,7 @@ class ChatClient:
         self.events: list[tuple[float, str, dict]] = []  # (monotonic time, name, data) of presence/typing
         self.reconnects: list[Reconnect] = []
         self.failures: list[str] = []
+        self.trace: list[str] = []  # what the reconnect supervisor did, for a failure message
         self.ready = threading.Event()  # connected and caught up
         self._cursor: dict[int, int] = {}  # conversation -> id up to which nothing is missing
         self._lock = threading.Lock()
@@ -185,6 +186,7 @@ class ChatClient:
                 return
             self.ready.clear()
             self._lost_at = time.monotonic()
+            self._note(f"disconnected from link {len(self.links)}")
         self._lost.set()
 
     def _supervise(self) -> None:
@@ -193,10 +195,14 @@ class ChatClient:
                 continue
             self._lost.clear()
             started = self._lost_at
+            self._note("lost")
             try:
                 link = self._reopen(started)
+                self._note("reopened")
                 self._catch_up(link)
+                self._note("caught up")
             except Exception as error:  # recorded: the test asserts there are no failures
+                self._note(f"gave up: {error!r}")
                 self.failures.append(f"{self.name}: {error!r}")
                 continue
             with self._lock:
@@ -212,12 +218,16 @@ class ChatClient:
             try:
                 # The instance this client was on may be gone; the gateway finds a live one.
                 return self._open(self.gateway)
-            except socketio.exceptions.ConnectionError:
+            except socketio.exceptions.ConnectionError as error:
+                self._note(f"connect failed: {error}")
                 if time.monotonic() - started > RECONNECT_DEADLINE:
                     raise
                 time.sleep(delay)
                 delay = min(2 * delay, 1.0)
         raise LinkLost("closing")
+
+    def _note(self, what: str) -> None:
+        self.trace.append(f"{time.monotonic():.2f} {what}")
 
     def _catch_up(self, link: Link) -> None:
         """Fetch what was missed while away: after=<cursor> for every conversation."""

@@ -105,7 +105,7 @@ class World:
                               "every client to reconnect and catch up")
         except AssertionError as error:
             # Name the clients still away and why, so a slow reconnect can be told from a lost one.
-            away = [(c.name, [link.url for link in c.links][-3:]) for c in self.clients.values()
+            away = [(c.name, [link.url for link in c.links][-3:], c.trace[-12:]) for c in self.clients.values()
                     if not c.ready.is_set()]
             raise AssertionError(f"{error}: still away {away}; failures {self.failures()}") from None
 
