@@ -1,4 +1,4 @@
-"""The JSON shapes of API.md: user, message, request, conversation."""
+"""The JSON shapes of docs/api.md: user, message, request, conversation."""
 
 from __future__ import annotations
 
