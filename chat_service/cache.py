@@ -26,6 +26,8 @@ from typing import Any, Callable, Hashable, Iterable
 
 from sqlalchemy.orm import Session
 
+from .models import ordered_pair
+
 SESSION_KEY = "lookup_cache"
 
 
@@ -55,9 +57,6 @@ class BoundedDict:
 
     def pop(self, key: Hashable) -> None:
         self._items.pop(key, None)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 class LookupCache:
@@ -98,7 +97,7 @@ class LookupCache:
 
     def forget_friendship(self, a: int, b: int) -> None:
         self._friendship_generation += 1
-        self._friendships.pop((min(a, b), max(a, b)))
+        self._friendships.pop(ordered_pair(a, b))
 
     # --- users -----------------------------------------------------------------------------
 

@@ -48,6 +48,11 @@ class User(Base):
     __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
 
 
+def ordered_pair(a: int, b: int) -> tuple[int, int]:
+    """Two user ids as a friendship, a friend request and a direct conversation store them: smaller first."""
+    return (a, b) if a < b else (b, a)
+
+
 class Friendship(Base):
     """One row per pair of friends, stored with the smaller id first."""
 

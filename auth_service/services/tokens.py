@@ -42,7 +42,6 @@ class TokenPair:
     access_token: str
     access_expires_at: datetime
     refresh_token: str
-    refresh_expires_at: datetime
 
 
 def hash_refresh_token(raw: str) -> str:
@@ -71,7 +70,7 @@ def _issue(session: Session, settings: TokenSettings, user: User, family_id: str
     session.commit()
     token, access_expires_at = access_token(settings, user)
     return TokenPair(user=user, access_token=token, access_expires_at=access_expires_at,
-                     refresh_token=raw, refresh_expires_at=refresh.expires_at)
+                     refresh_token=raw)
 
 
 def start_session(session: Session, settings: TokenSettings, user: User) -> TokenPair:

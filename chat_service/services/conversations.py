@@ -12,7 +12,7 @@ from shared.errors import Forbidden, NotFound
 
 from ..cache import ConversationFacts, lookup_cache
 from ..db import queue_event
-from ..models import Conversation, Friendship, Member, Message, User, utcnow
+from ..models import Conversation, Friendship, Member, Message, User, ordered_pair, utcnow
 from .payloads import conversation_payload, message_payload
 from .validation import invalid, text_field, username_field
 
@@ -62,7 +62,7 @@ def _new_conversation_payload(conversation: Conversation, members: list[User]) -
 def get_or_create_direct(session: Session, me: User, other: User) -> int:
     """Id of the one direct conversation of this pair, created (with a `conversation`
     event to both) when missing. Race-safe through the unique ordered pair. Does not commit."""
-    low, high = sorted((me.id, other.id))
+    low, high = ordered_pair(me.id, other.id)
     lookup = select(Conversation.id).where(Conversation.direct_user_low_id == low,
                                            Conversation.direct_user_high_id == high)
     existing = session.scalar(lookup)
@@ -88,7 +88,7 @@ def open_direct(session: Session, me: User, other: User) -> dict[str, Any]:
     """POST /api/conversations/direct: the conversation with a friend, created if needed."""
     if other.id == me.id:
         raise invalid("username", "A direct conversation needs another user.")
-    if session.get(Friendship, tuple(sorted((me.id, other.id)))) is None:
+    if session.get(Friendship, ordered_pair(me.id, other.id)) is None:
         raise Forbidden("You can only talk directly with your friends.")
     conversation_id = get_or_create_direct(session, me, other)
     session.commit()

@@ -11,18 +11,14 @@ from sqlalchemy.orm import Session, aliased
 from shared.errors import Conflict, Forbidden, NotFound
 
 from ..db import queue_event
-from ..models import FriendRequest, Friendship, User
+from ..models import FriendRequest, Friendship, User, ordered_pair
 from . import conversations
 from .payloads import request_payload, user_payload
 from .validation import invalid
 
 
-def ordered(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a < b else (b, a)
-
-
 def are_friends(session: Session, a: int, b: int) -> bool:
-    low, high = ordered(a, b)
+    low, high = ordered_pair(a, b)
     return session.get(Friendship, (low, high)) is not None
 
 
@@ -61,10 +57,10 @@ def send_request(session: Session, me: User, target: User) -> tuple[str, dict[st
     already asked me, ("accepted", {friend, conversation_id})."""
     if target.id == me.id:
         raise invalid("username", "You cannot send a friend request to yourself.")
-    for attempt in range(2):
+    for _ in range(2):
         if are_friends(session, me.id, target.id):
             raise Conflict("You are already friends.")
-        low, high = ordered(me.id, target.id)
+        low, high = ordered_pair(me.id, target.id)
         pending = session.scalars(
             select(FriendRequest).where(FriendRequest.user_low_id == low, FriendRequest.user_high_id == high)
         ).first()
@@ -109,7 +105,7 @@ def accept_request(session: Session, me: User, request_id: int) -> dict[str, Any
     request = _pending_for_recipient(session, me, request_id)
     friend = session.get(User, request.from_user_id)
     _claim(session, request)
-    low, high = ordered(me.id, friend.id)
+    low, high = ordered_pair(me.id, friend.id)
     session.add(Friendship(user_low_id=low, user_high_id=high))
     session.flush()
     conversation_id = conversations.get_or_create_direct(session, me, friend)
@@ -129,7 +125,7 @@ def decline_request(session: Session, me: User, request_id: int) -> None:
 
 def remove_friend(session: Session, me: User, friend: User) -> None:
     """End a friendship. Conversations and their history stay; sending 1:1 stops."""
-    low, high = ordered(me.id, friend.id)
+    low, high = ordered_pair(me.id, friend.id)
     result = session.execute(
         delete(Friendship).where(and_(Friendship.user_low_id == low, Friendship.user_high_id == high))
     )

@@ -7,7 +7,9 @@ import pytest
 from chat_service.runtime import EXTENSION_KEY
 from shared import jwt
 
-from .conftest import make_token, wait_until
+from shared.testing import wait_until
+
+from .conftest import make_token
 
 
 @pytest.fixture
@@ -221,7 +223,7 @@ def test_socket_does_not_outlive_its_token(app, connect, auth):
     time.sleep(1.1)
     ack = sock.emit("send", {"conversation_id": conversation_id, "text": "late"}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "unauthorized"
-    assert wait_until(lambda: not sock.is_connected())
+    wait_until(lambda: not sock.is_connected(), 3, "the server to disconnect the expired socket")
     # The sweep closes idle sockets with spent tokens and leaves live ones alone.
     assert idle.is_connected()
     app.extensions[EXTENSION_KEY].maintenance.run_once()

@@ -13,7 +13,7 @@ import requests
 import socketio
 
 from chat_service.migrate import upgrade
-from shared.testing import free_port, require_postgres, require_redis, temporary_postgres_database
+from shared.testing import SocketEvents, free_port, require_postgres, require_redis, temporary_postgres_database
 
 from .conftest import ISSUER, AUDIENCE, KEY_RING, make_token
 
@@ -85,20 +85,12 @@ def user(uid: int, name: str) -> dict:
 
 class Client:
     def __init__(self, url: str, who: dict) -> None:
-        self.events: list[tuple[str, object]] = []
         self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", lambda name, data: self.events.append((name, data)))
+        self.events = SocketEvents(self.sio)
         self.sio.connect(url, auth={"token": who["token"]}, transports=["websocket"], wait_timeout=5)
 
-    def wait_for(self, name: str, timeout: float = 5.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for event, data in self.events:
-                if event == name:
-                    self.events.remove((event, data))
-                    return data
-            time.sleep(0.02)
-        raise AssertionError(f"no {name!r} event; got {self.events}")
+    def wait_for(self, name: str):
+        return self.events.wait_for(name, timeout=5)
 
 
 def test_websocket_across_two_instances(cluster):
