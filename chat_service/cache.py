@@ -20,10 +20,12 @@ instance's event arrives through the Socket.IO manager (`realtime`).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any, Callable, Iterable
 
+from cachetools import LRUCache, TTLCache
 from sqlalchemy.orm import Session
 
 from .models import ordered_pair
@@ -39,47 +41,31 @@ class ConversationFacts:
     member_ids: frozenset[int]
 
 
-class BoundedDict:
-    """A dict that forgets its oldest entries beyond `limit` (enough for a working set)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable) -> Any:
-        return self._items.get(key)
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self._items.pop(key, None)
-        self._items[key] = value
-        while len(self._items) > self.limit:
-            del self._items[next(iter(self._items))]
-
-    def pop(self, key: Hashable) -> None:
-        self._items.pop(key, None)
-
-
 class LookupCache:
     def __init__(self, *, friendship_ttl: float = 5.0, limit: int = 50_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.friendship_ttl = friendship_ttl
-        self._clock = clock
-        self._conversations = BoundedDict(limit)
-        self._friendships = BoundedDict(limit)  # (low, high) -> expiry on `clock`
-        self._users = BoundedDict(limit)
+        # Bounded, least recently used first out: enough for the working set. cachetools'
+        # caches are not thread-safe; one lock covers all three (threading mode in tests).
+        self._lock = threading.Lock()
+        self._conversations: LRUCache[int, ConversationFacts] = LRUCache(limit)
+        self._friendships: TTLCache[tuple[int, int], bool] = TTLCache(limit, ttl=friendship_ttl, timer=clock)
+        self._users: LRUCache[int, dict[str, Any]] = LRUCache(limit)
         # Bumped by every friendship invalidation, so a read that raced one is not cached.
         self._friendship_generation = 0
 
     # --- conversations ---------------------------------------------------------------------
 
     def conversation(self, conversation_id: int) -> ConversationFacts | None:
-        return self._conversations.get(conversation_id)
+        with self._lock:
+            return self._conversations.get(conversation_id)
 
     def remember_conversation(self, facts: ConversationFacts) -> None:
-        self._conversations.put(facts.id, facts)
+        with self._lock:
+            self._conversations[facts.id] = facts
 
     def forget_conversation(self, conversation_id: int) -> None:
-        self._conversations.pop(conversation_id)
+        with self._lock:
+            self._conversations.pop(conversation_id, None)
 
     # --- friendships -----------------------------------------------------------------------
 
@@ -88,27 +74,32 @@ class LookupCache:
         return self._friendship_generation
 
     def are_friends(self, pair: tuple[int, int]) -> bool:
-        expires_at = self._friendships.get(pair)
-        return expires_at is not None and self._clock() < expires_at
+        with self._lock:
+            return pair in self._friendships
 
     def remember_friendship(self, pair: tuple[int, int], generation: int) -> None:
-        if generation == self._friendship_generation:
-            self._friendships.put(pair, self._clock() + self.friendship_ttl)
+        with self._lock:
+            if generation == self._friendship_generation:
+                self._friendships[pair] = True
 
     def forget_friendship(self, a: int, b: int) -> None:
-        self._friendship_generation += 1
-        self._friendships.pop(ordered_pair(a, b))
+        with self._lock:
+            self._friendship_generation += 1
+            self._friendships.pop(ordered_pair(a, b), None)
 
     # --- users -----------------------------------------------------------------------------
 
     def user_payload(self, user_id: int) -> dict[str, Any] | None:
-        return self._users.get(user_id)
+        with self._lock:
+            return self._users.get(user_id)
 
     def remember_user_payload(self, user_id: int, payload: dict[str, Any]) -> None:
-        self._users.put(user_id, payload)
+        with self._lock:
+            self._users[user_id] = payload
 
     def forget_user(self, user_id: int) -> None:
-        self._users.pop(user_id)
+        with self._lock:
+            self._users.pop(user_id, None)
 
     # --- invalidation by events ------------------------------------------------------------
 

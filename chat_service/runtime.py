@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -29,8 +29,6 @@ class Runtime:
     presence: "Presence"
     connections: "ConnectionRegistry"
     maintenance: "Maintenance"
-    # user id -> username already written to our users table by this process.
-    known_users: dict[int, str] = field(default_factory=dict)
 
     def shutdown(self) -> None:
         self.maintenance.stop()

@@ -6,11 +6,11 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .backends import clear_auth_cookies
 from .clients import RequestRejected, ServiceUnavailable, Unauthenticated
-from .csrf import CsrfFailure
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ def register(app: Flask) -> None:
             return error_page(429, "Slow down", error.message)
         return error_page(400, "Something is not right", error.message)
 
-    @app.errorhandler(CsrfFailure)
-    def _csrf(error: CsrfFailure):
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
         flash("That form had expired. Please try again.", "error")
         # Login and register forms go back to themselves; action-only forms to the page they came from.
         same_page = request.url_rule is not None and "GET" in (request.url_rule.methods or ())

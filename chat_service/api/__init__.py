@@ -35,7 +35,7 @@ def _authenticate() -> None:
     identity = authenticate(request, rt.config.key_ring, issuer=rt.config.jwt_issuer,
                             audience=rt.config.jwt_audience, allowed_origins=rt.config.allowed_origins)
     users.remember_identity(get_session(), identity.user_id, identity.username,
-                            identity.claims.get("created_at"), rt.known_users)
+                            identity.claims.get("created_at"))
     g.identity = identity
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Any
 
 import socketio
+from cachetools import FIFOCache
 from flask import Flask
 from flask_socketio import SocketIO
 
@@ -50,8 +50,8 @@ class DeliveredMessages:
     """
 
     def __init__(self, limit: int = 100_000) -> None:
-        self.limit = limit  # (connection, message id) pairs remembered, newest kept
-        self._sent: OrderedDict[tuple[str, int], None] = OrderedDict()
+        # (connection, message id) pairs remembered, oldest forgotten first.
+        self._sent: FIFOCache[tuple[str, int], None] = FIFOCache(limit)
         self._lock = threading.Lock()
 
     def skip_sids(self, manager: socketio.Manager, event: str, payload: Any, namespace: str | None,
@@ -67,8 +67,6 @@ class DeliveredMessages:
                     skip.append(sid)
                 else:
                     self._sent[key] = None
-            while len(self._sent) > self.limit:
-                self._sent.popitem(last=False)
         return skip
 
 

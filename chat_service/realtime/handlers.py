@@ -78,7 +78,7 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
             # Inside the verifier's leeway, but a socket must not start on a spent token.
             raise _refuse("token_expired", "The access token has expired.")
         users.remember_identity(get_session(), identity.user_id, identity.username,
-                                identity.claims.get("created_at"), rt.known_users)
+                                identity.claims.get("created_at"))
         join_room(user_room(identity.user_id))
         rt.connections.add(request.sid, Connection(identity.user_id, expires_at))
         rt.maintenance.ensure_started()

@@ -72,14 +72,15 @@ def resolve_username(session: Session, username: object, directory: AuthDirector
     return remember_user(session, found.id, found.username, found.created_at)
 
 
-def remember_identity(session: Session, user_id: int, username: str, created_at: object,
-                      known: dict[int, str]) -> None:
+def remember_identity(session: Session, user_id: int, username: str, created_at: object) -> None:
     """Keep our users table in step with a verified token's claims.
 
-    `known` caches what this process already wrote, so a request costs no write
-    (and no query) unless the user is new or renamed.
+    A user payload in the process cache says the row exists under that name, so a
+    request costs no write (and no query) unless the user is new or renamed.
     """
-    if known.get(user_id) == username:
+    cache = lookup_cache(session)
+    cached = cache.user_payload(user_id)
+    if cached is not None and cached["username"] == username:
         return
-    remember_user(session, user_id, username, parse_timestamp(created_at))
-    known[user_id] = username
+    user = remember_user(session, user_id, username, parse_timestamp(created_at))
+    cache.remember_user_payload(user_id, user_payload(user))

@@ -129,9 +129,15 @@ def make_config(database_url: str, auth_url: str, **overrides) -> Config:
 
 
 @pytest.fixture
-def app(database_url, fake_auth):
+def config_overrides() -> dict:
+    """Config fields a test sets differently (parametrize `config_overrides` to change)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, fake_auth, config_overrides):
     fake_auth.reset()
-    application = create_app(make_config(database_url, fake_auth.url))
+    application = create_app(make_config(database_url, fake_auth.url, **config_overrides))
     application.config["TESTING"] = True
     yield application
     application.extensions[EXTENSION_KEY].shutdown()

@@ -4,7 +4,6 @@ that a stale entry never lets anyone do what the database no longer allows."""
 import pytest
 
 from chat_service.cache import ConversationFacts, LookupCache
-from chat_service.runtime import EXTENSION_KEY
 
 
 class Clock:
@@ -55,12 +54,12 @@ def test_the_cache_stays_bounded():
     assert [cache.conversation(cid) is not None for cid in range(1, 6)] == [False, False, True, True, True]
 
 
-def test_removed_friend_cannot_send_even_from_the_cached_instance(client, auth, app):
+@pytest.mark.parametrize("config_overrides", [{"friendship_cache_ttl": 3600}])
+def test_removed_friend_cannot_send_even_from_the_cached_instance(client, auth):
     """Same instance: the removal's commit drops the entry before the response."""
     alice, bob = auth.user("alice"), auth.user("bob")
     conversation_id = auth.befriend(alice, bob)
-    auth.send(alice, conversation_id, "cached")  # now the friendship is cached
-    app.extensions[EXTENSION_KEY].database.cache.friendship_ttl = 3600
+    auth.send(alice, conversation_id, "cached")  # now the friendship is cached (for an hour)
     assert client.delete("/api/friends/bob", headers=alice.headers).status_code == 204
     response = client.post(f"/api/conversations/{conversation_id}/messages", json={"text": "x"},
                            headers=alice.headers)

@@ -8,6 +8,7 @@ from shared.request_auth import REFRESH_COOKIE
 
 from ..backends import backends, caller, clear_auth_cookies, forward_cookies
 from ..clients import RequestRejected, ServiceError, Unauthenticated
+from ..csrf import rotate_csrf_token
 from ..errors import form_errors, safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -42,6 +43,7 @@ def login():
                               429 if error.status == 429 else 422)
         else:
             forward_cookies(grant)
+            rotate_csrf_token()
             return redirect(next_url, code=303)
     return _form_page("login.html", {"username": username}, errors, next_url, 422)
 
@@ -68,6 +70,7 @@ def register():
             errors = form_errors(error)
         else:
             forward_cookies(grant)
+            rotate_csrf_token()
             flash(f"Welcome, {values['username']}! Find friends to start chatting.", "success")
             return redirect(url_for("friends.index"), code=303)
     return _form_page("register.html", values, errors, "/chat", 422)
@@ -84,4 +87,5 @@ def logout():
         flash("You are logged out on this browser, but we could not reach the server to end your session everywhere.",
               "error")
     # Whatever auth answered, this browser forgets its tokens.
+    rotate_csrf_token()
     return clear_auth_cookies(redirect(url_for("accounts.login"), code=303))
