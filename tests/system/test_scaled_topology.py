@@ -101,9 +101,14 @@ class World:
         return ack["message"]
 
     def wait_all_ready(self, timeout: float = 35) -> float:
-        return wait_until(lambda: all(c.ready.is_set() for c in self.clients.values()), timeout,
-                          "every client to reconnect and catch up: "
-                          + str([c.name for c in self.clients.values() if not c.ready.is_set()]))
+        try:
+            return wait_until(lambda: all(c.ready.is_set() for c in self.clients.values()), timeout,
+                              "every client to reconnect and catch up")
+        except AssertionError as error:
+            # Name the clients still away and why, so a slow reconnect can be told from a lost one.
+            away = [(c.name, [link.url for link in c.links][-3:]) for c in self.clients.values()
+                    if not c.ready.is_set()]
+            raise AssertionError(f"{error}: still away {away}; failures {self.failures()}") from None
 
     def failures(self) -> list[str]:
         return [f for c in self.clients.values() for f in c.failures]
