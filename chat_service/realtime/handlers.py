@@ -18,7 +18,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from redis import RedisError
 
 from shared import jwt
-from shared.errors import ApiError, BadRequest, Unauthorized
+from shared.errors import ApiError, BadRequest, InternalError, Unauthorized
 from shared.request_auth import ACCESS_COOKIE, verify_access_token
 
 from ..db import get_session, user_room
@@ -33,7 +33,8 @@ Ack = dict[str, Any]
 
 
 def error_ack(error: ApiError) -> Ack:
-    return {"ok": False, "error": {"code": error.code, "message": error.message}}
+    """The REST error envelope (`fields` included) with `ok: false`."""
+    return {"ok": False, **error.to_dict()}
 
 
 def _refuse(code: str, message: str) -> ConnectionRefusedError:
@@ -148,4 +149,4 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
     def on_unexpected_error(error: Exception) -> Ack:
         log.exception("socket event failed", exc_info=error)
         get_session().rollback()
-        return {"ok": False, "error": {"code": "internal_error", "message": "Something went wrong."}}
+        return error_ack(InternalError())

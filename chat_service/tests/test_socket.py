@@ -121,6 +121,17 @@ def test_send_errors_come_back_in_the_ack(connect, auth):
     assert events(b1) == []
 
 
+def test_a_refused_event_names_the_bad_fields_like_rest(connect, auth, client):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    conversation_id = auth.befriend(alice, bob)
+    body = {"conversation_id": conversation_id, "text": 5, "client_id": "x" * 65}
+    ack = connect(bob).emit("send", body, callback=True)
+    rest = client.post(f"/api/conversations/{conversation_id}/messages", json=body, headers=bob.headers)
+    assert rest.status_code == 422
+    assert ack == {"ok": False, **rest.get_json()}
+    assert set(ack["error"]["fields"]) == {"text"}
+
+
 def test_typing_and_read_go_to_the_other_members_only(connect, auth):
     alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
     conversation_id = auth.befriend(alice, bob)
