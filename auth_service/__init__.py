@@ -45,7 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
         hasher=PasswordHasher(ScryptParams(config.scrypt_n, config.scrypt_r, config.scrypt_p)),
         limiter=LoginRateLimiter(store, limit_user=config.login_failure_limit_user,
                                  limit_ip=config.login_failure_limit_ip, window=config.login_failure_window,
-                                 prefix=config.redis_key_prefix),
+                                 prefix=config.redis_prefix),
         tokens=TokenSettings(ring=config.key_ring, issuer=config.jwt_issuer, audience=config.jwt_audience,
                              access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl),
         redis=redis_client,

@@ -99,7 +99,7 @@ class RedisCounterStore:
 
 class LoginRateLimiter:
     def __init__(self, store: CounterStore, *, limit_user: int, limit_ip: int, window: int,
-                 prefix: str = "") -> None:
+                 prefix: str = "auth") -> None:
         self.store = store
         self.limit_user = limit_user
         self.limit_ip = limit_ip
@@ -108,10 +108,10 @@ class LoginRateLimiter:
 
     def _user_key(self, username: str) -> str:
         # Hashed: attempted usernames are arbitrary text (sometimes a mistyped password).
-        return f"{self.prefix}login-fail:user:{hashlib.sha256(username.lower().encode()).hexdigest()[:32]}"
+        return f"{self.prefix}:login-fail:user:{hashlib.sha256(username.lower().encode()).hexdigest()[:32]}"
 
     def _address_key(self, address: str) -> str:
-        return f"{self.prefix}login-fail:ip:{address}"
+        return f"{self.prefix}:login-fail:ip:{address}"
 
     def check(self, username: str, address: str) -> None:
         """Raise 429 when either counter is at its limit."""

@@ -61,10 +61,10 @@ def database_url(request) -> str:
 def redis_settings() -> Iterator[dict]:
     """Config overrides for a real Redis, under a key prefix no other test uses."""
     url = require_redis()
-    prefix = f"auth-test-{secrets.token_hex(4)}:"
-    yield {"redis_url": url, "redis_key_prefix": prefix}
+    prefix = f"auth-test-{secrets.token_hex(4)}"
+    yield {"redis_url": url, "redis_prefix": prefix}
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     client.close()
 
