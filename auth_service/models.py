@@ -7,9 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from shared.timestamps import utcnow
 
 
 class UTCDateTime(TypeDecorator):
@@ -68,8 +66,3 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 UTC with `Z`, as the public contract writes timestamps."""
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -8,12 +8,10 @@ from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index
                         TypeDecorator, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.timestamps import utcnow
+
 # Message ids may outgrow 32 bits; SQLite only autoincrements an INTEGER primary key.
 MessageId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):

@@ -8,9 +8,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from shared.errors import Unauthorized, ValidationError, error_response, json_object
 from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, authenticate, check_csrf
+from shared.timestamps import format_timestamp
 
 from .. import db
-from ..models import User, iso
+from ..models import User
 from ..services import tokens, users
 from ..state import auth_state
 
@@ -125,7 +126,7 @@ def _refresh_token_from_body() -> str | None:
 
 
 def _session_body(pair: tokens.TokenPair) -> dict:
-    return {"user": users.public_view(pair.user), "access_expires_at": iso(pair.access_expires_at)}
+    return {"user": users.public_view(pair.user), "access_expires_at": format_timestamp(pair.access_expires_at)}
 
 
 def _token_body(pair: tokens.TokenPair) -> dict:

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from shared import jwt
 from shared.errors import Unauthorized
+from shared.timestamps import format_timestamp, utcnow
 
-from ..models import RefreshToken, User, iso, utcnow
+from ..models import RefreshToken, User
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def access_token(settings: TokenSettings, user: User) -> tuple[str, datetime]:
         audience=settings.audience,
         lifetime_seconds=settings.access_ttl,
         # created_at lets chat_service fill its copy of the user without asking us.
-        extra={"name": user.username, "created_at": iso(user.created_at), "typ": "access"},
+        extra={"name": user.username, "created_at": format_timestamp(user.created_at), "typ": "access"},
     )
     return jwt.encode(claims, settings.ring), datetime.fromtimestamp(claims["exp"], timezone.utc)
 

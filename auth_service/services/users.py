@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, ValidationError
+from shared.timestamps import format_timestamp
 
-from ..models import User, iso
+from ..models import User
 from .passwords import PasswordHasher
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,32}")
@@ -140,7 +141,7 @@ def search(session: Session, query: str, limit: int) -> list[User]:
 
 
 def public_view(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "created_at": iso(user.created_at)}
+    return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
 
 
 def private_view(user: User) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def test_login_answers_user_and_expiry_and_sets_both_cookies(auth):
     assert response.status_code == 200
     body = response.get_json()
     assert body["user"] == {"id": user_id, "username": "alice", "created_at": body["user"]["created_at"]}
-    expires = time.mktime(time.strptime(body["access_expires_at"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    expires = time.mktime(time.strptime(body["access_expires_at"], "%Y-%m-%dT%H:%M:%S.000Z")) - time.timezone
     assert abs(expires - (time.time() + 900)) < 5
     cookies = set_cookies(response)
     for name, max_age in (("access_token", 900), ("refresh_token", 2592000)):

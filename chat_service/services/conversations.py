@@ -9,10 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.errors import Forbidden, NotFound
+from shared.timestamps import utcnow
 
 from ..cache import ConversationFacts, lookup_cache
 from ..db import queue_event
-from ..models import Conversation, Friendship, Member, Message, User, ordered_pair, utcnow
+from ..models import Conversation, Friendship, Member, Message, User, ordered_pair
 from .payloads import conversation_payload, message_payload
 from .validation import invalid, text_field, username_field
 

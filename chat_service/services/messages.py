@@ -10,12 +10,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.timestamps import format_timestamp, utcnow
 
 from ..cache import ConversationFacts
 from ..db import autocommit_engine, queue_event
-from ..models import Conversation, Member, Message, User, utcnow
+from ..models import Conversation, Member, Message, User
 from .conversations import membership, require_can_post
-from .payloads import message_payload, timestamp
+from .payloads import message_payload
 from .users import cached_user_payload
 from .validation import optional_client_id, positive_id, text_field
 
@@ -145,7 +146,7 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
             raise NotFound("No such conversation.")
         return _broadcast_again(session, stored, conversation)
     payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "client_id": client_id, "created_at": timestamp(now)}
+               "client_id": client_id, "created_at": format_timestamp(now)}
     queue_event(session, "message", payload, conversation.member_ids)
     session.commit()
     return SendResult(payload, created=True)

@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.errors import NotFound
+from shared.timestamps import parse_timestamp, utcnow
 
-from ..auth_directory import AuthDirectory, parse_timestamp
+from ..auth_directory import AuthDirectory
 from ..cache import lookup_cache
-from ..models import User, utcnow
+from ..models import User
 from .payloads import user_payload
 from .validation import looks_like_username, username_field
 
