@@ -6,9 +6,10 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from shared.errors import Unauthorized, ValidationError, error_response, json_object
+from shared.errors import Unauthorized, error_response, json_object
 from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, authenticate, check_csrf
 from shared.timestamps import format_timestamp
+from shared.validation import Fields, Text
 
 from .. import db
 from ..models import User
@@ -17,6 +18,8 @@ from ..state import auth_state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+REFRESH_BODY = Fields(refresh_token=Text(max_length=1024, required=False))
 
 # One message for an unknown user and a wrong password, so neither reveals which.
 BAD_CREDENTIALS = "Wrong username or password."
@@ -117,12 +120,7 @@ def _check_credentials() -> User:
 
 
 def _refresh_token_from_body() -> str | None:
-    value = json_object(request, required=False).get("refresh_token")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or not users.is_clean_text(value):
-        raise ValidationError(fields={"refresh_token": "must be a non-empty string"})
-    return value
+    return REFRESH_BODY.check(json_object(request, required=False))["refresh_token"]
 
 
 def _session_body(pair: tokens.TokenPair) -> dict:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from shared.errors import json_object
+from shared.validation import MAX_ID, Fields, QueryInt, invalid
 
 from ..db import get_session
 from ..runtime import runtime
 from ..services import conversations, messages, users
-from ..services.validation import MAX_ID, invalid
 from . import api, caller_token, current_user, current_user_id
 
 
@@ -38,24 +38,16 @@ def get_conversation(conversation_id: int):
     return jsonify({"conversation": conversations.get_view(get_session(), current_user_id(), conversation_id)})
 
 
-def _query_int(name: str, minimum: int, maximum: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not minimum <= int(raw) <= maximum:
-        raise invalid(name, f"{name} must be an integer from {minimum} to {maximum}.")
-    return int(raw)
+PAGE = Fields(before=QueryInt(1, MAX_ID), after=QueryInt(0, MAX_ID),
+              limit=QueryInt(1, messages.MAX_PAGE, default=messages.DEFAULT_PAGE))
 
 
 @api.get("/conversations/<id:conversation_id>/messages")
 def list_messages(conversation_id: int):
-    before = _query_int("before", 1, MAX_ID)
-    after = _query_int("after", 0, MAX_ID)
-    limit = _query_int("limit", 1, messages.MAX_PAGE) or messages.DEFAULT_PAGE
-    if before is not None and after is not None:
-        raise invalid("before", "Use either before or after, not both.")
-    page = messages.history(get_session(), current_user_id(), conversation_id, before=before, after=after,
-                            limit=limit)
+    query = PAGE.check(request.args)
+    if query["before"] is not None and query["after"] is not None:
+        raise invalid("before", "cannot be combined with after")
+    page = messages.history(get_session(), current_user_id(), conversation_id, **query)
     return jsonify({"messages": page.messages, "has_more": page.has_more})
 
 

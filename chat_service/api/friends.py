@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from shared.errors import NotFound, json_object
+from shared.validation import invalid
 
 from ..db import get_session
 from ..runtime import runtime
 from ..services import friends, users
 from ..services.payloads import user_payload
-from ..services.validation import invalid
 from . import api, caller_token, current_user, current_user_id
 
 
@@ -29,7 +29,7 @@ def send_friend_request():
 def list_friend_requests():
     direction = request.args.get("direction", "incoming")
     if direction not in ("incoming", "outgoing"):
-        raise invalid("direction", "direction must be incoming or outgoing.")
+        raise invalid("direction", "must be incoming or outgoing")
     return jsonify({"requests": friends.list_requests(get_session(), current_user_id(), direction)})
 
 

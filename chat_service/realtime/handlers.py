@@ -20,11 +20,11 @@ from redis import RedisError
 from shared import jwt
 from shared.errors import ApiError, BadRequest, InternalError, Unauthorized
 from shared.request_auth import ACCESS_COOKIE, verify_access_token
+from shared.validation import Id, check_field
 
 from ..db import get_session, user_room
 from ..runtime import runtime
 from ..services import messages, presence, users
-from ..services.validation import positive_id
 from .connections import Connection
 
 log = logging.getLogger(__name__)
@@ -128,20 +128,20 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
 
     @event("send")
     def on_send(connection: Connection, data: dict) -> Ack:
-        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
+        conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
         result = messages.send_message(get_session(), connection.user_id, conversation_id, data.get("text"),
                                        data.get("client_id"))
         return {"ok": True, "message": result.message, "created": result.created}
 
     @event("typing")
     def on_typing(connection: Connection, data: dict) -> Ack:
-        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
+        conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
         messages.typing(get_session(), connection.user_id, conversation_id)
         return {"ok": True}
 
     @event("read")
     def on_read(connection: Connection, data: dict) -> Ack:
-        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
+        conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
         messages.mark_read(get_session(), connection.user_id, conversation_id, data.get("message_id"))
         return {"ok": True}
 

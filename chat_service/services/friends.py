@@ -9,12 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.validation import invalid
 
 from ..db import queue_event
 from ..models import FriendRequest, Friendship, User, ordered_pair
 from . import conversations
 from .payloads import request_payload, user_payload
-from .validation import invalid
 
 
 def are_friends(session: Session, a: int, b: int) -> bool:
@@ -56,7 +56,7 @@ def send_request(session: Session, me: User, target: User) -> tuple[str, dict[st
     """Ask `target` to be friends: ("requested", request) or, when they had
     already asked me, ("accepted", {friend, conversation_id})."""
     if target.id == me.id:
-        raise invalid("username", "You cannot send a friend request to yourself.")
+        raise invalid("username", "must name someone other than you")
     for _ in range(2):
         if are_friends(session, me.id, target.id):
             raise Conflict("You are already friends.")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.timestamps import format_timestamp, utcnow
+from shared.validation import Fields, Id, Text, check_field
 
 from ..cache import ConversationFacts
 from ..db import autocommit_engine, queue_event
@@ -18,11 +19,12 @@ from ..models import Conversation, Member, Message, User
 from .conversations import membership, require_can_post
 from .payloads import message_payload
 from .users import cached_user_payload
-from .validation import optional_client_id, positive_id, text_field
 
 MAX_TEXT = 4000
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
+
+MESSAGE = Fields(text=Text(max_length=MAX_TEXT), client_id=Text(max_length=64, required=False, blank=True))
 
 CONVERSATIONS = Conversation.__table__
 MEMBERS = Member.__table__
@@ -124,8 +126,8 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     What is looked up (membership, friendship, the sender) comes from the process
     cache; on PostgreSQL the write is one statement (`_STORE_ON_POSTGRESQL`).
     """
-    text = text_field(text, "text", max_length=MAX_TEXT)
-    client_id = optional_client_id(client_id)
+    values = MESSAGE.check({"text": text, "client_id": client_id})
+    text, client_id = values["text"], values["client_id"]
     conversation = membership(session, conversation_id, sender_id)
     try:
         require_can_post(session, conversation)
@@ -193,7 +195,7 @@ def typing(session: Session, user_id: int, conversation_id: int) -> None:
 def mark_read(session: Session, user_id: int, conversation_id: int, message_id: object) -> bool:
     """Move my read marker forward to `message_id` (never back); tells the other
     members when it moved. Returns whether it moved."""
-    message_id = positive_id(message_id, "message_id")
+    message_id = check_field("message_id", Id(), message_id)
     conversation = membership(session, conversation_id, user_id)
     exists = session.scalar(select(Message.id).where(Message.id == message_id,
                                                      Message.conversation_id == conversation_id))

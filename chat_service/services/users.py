@@ -16,7 +16,9 @@ from ..auth_directory import AuthDirectory
 from ..cache import lookup_cache
 from ..models import User
 from .payloads import user_payload
-from .validation import looks_like_username, username_field
+from shared.validation import check_field
+
+from .validation import USERNAME, looks_like_username
 
 
 def remember_user(session: Session, user_id: int, username: str, created_at: datetime | None) -> User:
@@ -61,7 +63,7 @@ def find_local(session: Session, username: str) -> User | None:
 
 def resolve_username(session: Session, username: object, directory: AuthDirectory, access_token: str) -> User:
     """The user called `username` (case-insensitive): ours, or auth's (then remembered); else 404."""
-    username = username_field(username)
+    username = check_field("username", USERNAME, username)
     user = find_local(session, username)
     if user is not None:
         return user
