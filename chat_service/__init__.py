@@ -16,7 +16,7 @@ from .auth_directory import AuthDirectory
 from .cache import LookupCache
 from .config import Config
 from .db import Database, close_session
-from .runtime import EXTENSION_KEY, Runtime
+from .state import EXTENSION_KEY, Runtime
 
 
 def running_under_gevent() -> bool:

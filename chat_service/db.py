@@ -151,7 +151,7 @@ class Database:
 def get_session() -> Session:
     """The session of the current request or socket event (closed at teardown)."""
     if "db_session" not in g:
-        from .runtime import runtime
+        from .state import runtime
 
         g.db_session = runtime().database.sessionmaker()
     return g.db_session

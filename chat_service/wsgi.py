@@ -7,7 +7,7 @@ from shared.logging import configure_logging
 
 from . import create_app
 from .config import Config
-from .runtime import EXTENSION_KEY
+from .state import EXTENSION_KEY
 
 config = Config.from_env()
 configure_logging("chat_service", config.log_level)

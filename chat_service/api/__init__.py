@@ -9,7 +9,7 @@ from shared.request_auth import access_token, authenticate
 
 from ..db import get_session
 from ..models import User
-from ..runtime import runtime
+from ..state import runtime
 from ..services import users
 
 api = Blueprint("api", __name__, url_prefix="/api")

@@ -8,7 +8,7 @@ from shared.errors import json_object
 from shared.validation import MAX_ID, Fields, QueryInt, invalid
 
 from ..db import get_session
-from ..runtime import runtime
+from ..state import runtime
 from ..services import conversations, messages, users
 from . import api, caller_token, current_user, current_user_id
 

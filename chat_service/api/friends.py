@@ -8,7 +8,7 @@ from shared.errors import NotFound, json_object
 from shared.validation import invalid
 
 from ..db import get_session
-from ..runtime import runtime
+from ..state import runtime
 from ..services import friends, users
 from ..services.payloads import user_payload
 from . import api, caller_token, current_user, current_user_id

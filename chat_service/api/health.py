@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 
 from shared.errors import Unavailable
 
-from ..runtime import runtime
+from ..state import runtime
 from . import api
 
 log = logging.getLogger(__name__)

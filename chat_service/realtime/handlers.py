@@ -23,7 +23,7 @@ from shared.request_auth import ACCESS_COOKIE, verify_access_token
 from shared.validation import Id, check_field
 
 from ..db import get_session, user_room
-from ..runtime import runtime
+from ..state import runtime
 from ..services import messages, presence, users
 from .connections import Connection
 

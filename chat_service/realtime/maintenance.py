@@ -9,7 +9,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from redis import RedisError
 
-from ..runtime import EXTENSION_KEY
+from ..state import EXTENSION_KEY
 from ..services import presence as presence_actions
 from .connections import ConnectionRegistry
 

@@ -18,7 +18,7 @@ from chat_service import create_app
 from chat_service.config import Config
 from shared.database import normalize_database_url
 from chat_service.migrate import upgrade
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION_KEY
 from shared import jwt
 from shared.testing import free_port, temporary_postgres_database
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import event
 
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION_KEY
 
 
 def test_direct_get_or_create(client, auth):

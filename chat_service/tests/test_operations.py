@@ -3,7 +3,7 @@
 import pytest
 
 from chat_service import create_app
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION_KEY
 from chat_service.services.presence import RedisPresence
 from shared.testing import free_port, require_redis
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION_KEY
 from shared import jwt
 
 from shared.testing import wait_until
