@@ -18,7 +18,7 @@ from .db import Database
 from .services.passwords import PasswordHasher, ScryptParams
 from .services.rate_limit import LoginRateLimiter, MemoryCounterStore, RedisCounterStore
 from .services.tokens import TokenSettings
-from .state import EXTENSION, AuthState
+from .state import EXTENSION, AppState
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
     redis_client = (redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2)
                     if config.redis_url else None)
     store = RedisCounterStore(redis_client) if redis_client is not None else MemoryCounterStore()
-    app.extensions[EXTENSION] = AuthState(
+    app.extensions[EXTENSION] = AppState(
         config=config,
         hasher=PasswordHasher(ScryptParams(config.scrypt_n, config.scrypt_r, config.scrypt_p)),
         limiter=LoginRateLimiter(store, limit_user=config.login_failure_limit_user,

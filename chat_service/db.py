@@ -148,12 +148,12 @@ class Database:
             self.autocommit_engine.dispose()
 
 
-def get_session() -> Session:
+def session() -> Session:
     """The session of the current request or socket event (closed at teardown)."""
     if "db_session" not in g:
-        from .state import runtime
+        from .state import app_state
 
-        g.db_session = runtime().database.sessionmaker()
+        g.db_session = app_state().database.sessionmaker()
     return g.db_session
 
 

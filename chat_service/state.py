@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from .realtime.maintenance import Maintenance
     from .services.presence import Presence
 
-EXTENSION_KEY = "chat_runtime"
+EXTENSION = "chat_service"
 
 
 @dataclass
-class Runtime:
+class AppState:
     config: "Config"
     socketio: "SocketIO"
     database: "Database"
@@ -36,5 +36,5 @@ class Runtime:
         self.database.dispose()
 
 
-def runtime() -> Runtime:
-    return current_app.extensions[EXTENSION_KEY]
+def app_state() -> AppState:
+    return current_app.extensions[EXTENSION]

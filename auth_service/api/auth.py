@@ -14,7 +14,7 @@ from shared.validation import Fields, Text
 from .. import db
 from ..models import User
 from ..services import tokens, users
-from ..state import auth_state
+from ..state import app_state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -27,7 +27,7 @@ BAD_CREDENTIALS = "Wrong username or password."
 
 @bp.post("/register")
 def register():
-    state = auth_state()
+    state = app_state()
     check_csrf(request, state.config.allowed_origins, require_origin=False)
     username, email, password = users.validate_registration(json_object(request))
     user = users.register(db.session(), state.hasher, username, email, password)
@@ -37,7 +37,7 @@ def register():
 
 @bp.post("/login")
 def login():
-    pair = tokens.start_session(db.session(), auth_state().tokens, _check_credentials())
+    pair = tokens.start_session(db.session(), app_state().tokens, _check_credentials())
     response = jsonify(_session_body(pair))
     _set_session_cookies(response, pair)
     return response
@@ -45,13 +45,13 @@ def login():
 
 @bp.post("/token")
 def token():
-    pair = tokens.start_session(db.session(), auth_state().tokens, _check_credentials())
+    pair = tokens.start_session(db.session(), app_state().tokens, _check_credentials())
     return _token_body(pair)
 
 
 @bp.post("/refresh")
 def refresh():
-    state = auth_state()
+    state = app_state()
     body_token = _refresh_token_from_body()
     if body_token is not None:
         return _token_body(tokens.rotate(db.session(), state.tokens, body_token))
@@ -73,7 +73,7 @@ def refresh():
 
 @bp.post("/logout")
 def logout():
-    state = auth_state()
+    state = app_state()
     raw = _refresh_token_from_body()
     if raw is None and (REFRESH_COOKIE in request.cookies or ACCESS_COOKIE in request.cookies):
         check_csrf(request, state.config.allowed_origins)
@@ -87,7 +87,7 @@ def logout():
 
 @bp.get("/me")
 def me():
-    state = auth_state()
+    state = app_state()
     identity = authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
                             audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins)
     user = users.get_by_id(db.session(), identity.user_id)
@@ -98,7 +98,7 @@ def me():
 
 def _check_credentials() -> User:
     """The user named by the request's credentials (HTTP Basic or JSON), or 401/429."""
-    state = auth_state()
+    state = app_state()
     check_csrf(request, state.config.allowed_origins, require_origin=False)
     basic = request.authorization
     if basic is not None and basic.type == "basic":
@@ -132,13 +132,13 @@ def _token_body(pair: tokens.TokenPair) -> dict:
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,
         "token_type": "Bearer",
-        "expires_in": auth_state().tokens.access_ttl,
+        "expires_in": app_state().tokens.access_ttl,
         "user": users.public_view(pair.user),
     }
 
 
 def _set_session_cookies(response: Response, pair: tokens.TokenPair) -> None:
-    state = auth_state()
+    state = app_state()
     # Path=/ for both: pages anywhere on the site refresh through the gateway's /auth/refresh.
     for name, value, max_age in (
         (ACCESS_COOKIE, pair.access_token, state.tokens.access_ttl),
@@ -149,6 +149,6 @@ def _set_session_cookies(response: Response, pair: tokens.TokenPair) -> None:
 
 
 def _clear_session_cookies(response: Response) -> None:
-    secure = auth_state().config.cookie_secure
+    secure = app_state().config.cookie_secure
     for name in (ACCESS_COOKIE, REFRESH_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="Lax", secure=secure)

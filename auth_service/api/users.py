@@ -10,7 +10,7 @@ from shared.validation import Fields, QueryInt, Text
 
 from .. import db
 from ..services import users
-from ..state import auth_state
+from ..state import app_state
 
 bp = Blueprint("users", __name__, url_prefix="/auth/users")
 
@@ -20,7 +20,7 @@ SEARCH = Fields(q=Text(max_length=users.SEARCH_QUERY_MAX),
 
 
 def _require_identity() -> None:
-    state = auth_state()
+    state = app_state()
     authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
                  audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins)
 

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from redis import RedisError
 
-from ..state import EXTENSION_KEY
+from ..state import EXTENSION
 from ..services import presence as presence_actions
 from .connections import ConnectionRegistry
 
@@ -46,7 +46,7 @@ class Maintenance:
     def run_once(self) -> None:
         for sid in self.connections.expired_sids():
             self.socketio.server.disconnect(sid, namespace="/")
-        rt = self.app.extensions[EXTENSION_KEY]
+        rt = self.app.extensions[EXTENSION]
         try:
             went_offline = rt.presence.heartbeat()
         except RedisError:

@@ -18,7 +18,7 @@ from chat_service import create_app
 from chat_service.config import Config
 from shared.database import normalize_database_url
 from chat_service.migrate import upgrade
-from chat_service.state import EXTENSION_KEY
+from chat_service.state import EXTENSION
 from shared import jwt
 from shared.testing import free_port, temporary_postgres_database
 
@@ -140,7 +140,7 @@ def app(database_url, fake_auth, config_overrides):
     application = create_app(make_config(database_url, fake_auth.url, **config_overrides))
     application.config["TESTING"] = True
     yield application
-    application.extensions[EXTENSION_KEY].shutdown()
+    application.extensions[EXTENSION].shutdown()
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def client(app):
 
 @pytest.fixture
 def socketio(app):
-    return app.extensions[EXTENSION_KEY].socketio
+    return app.extensions[EXTENSION].socketio
 
 
 # --- users and tokens ---------------------------------------------------------------------------

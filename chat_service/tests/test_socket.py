@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from chat_service.state import EXTENSION_KEY
+from chat_service.state import EXTENSION
 from shared import jwt
 
 from shared.testing import wait_until
@@ -52,7 +52,7 @@ def test_connect_refusal_tells_expired_from_invalid(app, auth):
 
     alice = auth.user("alice")
     record = {"id": alice.id, "username": alice.username, "created_at": alice.created_at}
-    handler = app.extensions[EXTENSION_KEY].socketio.server.handlers["/"]["connect"]
+    handler = app.extensions[EXTENSION].socketio.server.handlers["/"]["connect"]
     cases = [({"token": make_token(record, lifetime=-120)}, "token_expired"), ({"token": "x.y.z"}, "invalid_token"),
              (None, "invalid_token")]
     for auth_data, code in cases:
@@ -237,5 +237,5 @@ def test_socket_does_not_outlive_its_token(app, connect, auth):
     wait_until(lambda: not sock.is_connected(), 3, "the server to disconnect the expired socket")
     # The sweep closes idle sockets with spent tokens and leaves live ones alone.
     assert idle.is_connected()
-    app.extensions[EXTENSION_KEY].maintenance.run_once()
+    app.extensions[EXTENSION].maintenance.run_once()
     assert not idle.is_connected() and keeper.is_connected()

@@ -6,10 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from shared.request_auth import REFRESH_COOKIE
 
-from ..backends import backends, caller, clear_auth_cookies, forward_cookies
+from ..backends import caller, clear_auth_cookies, forward_cookies
 from ..clients import RequestRejected, ServiceError, Unauthenticated
 from ..csrf import rotate_csrf_token
 from ..errors import form_errors, safe_next
+from ..state import app_state
 
 bp = Blueprint("accounts", __name__)
 
@@ -35,7 +36,7 @@ def login():
         errors["password"] = "Enter your password."
     if not errors:
         try:
-            _user, grant = backends().auth.login(caller(), username, password)
+            _user, grant = app_state().auth.login(caller(), username, password)
         except Unauthenticated as error:
             errors["form"] = error.message
         except RequestRejected as error:
@@ -64,8 +65,8 @@ def register():
         errors["password"] = "Choose a password."
     if not errors:
         try:
-            backends().auth.register(caller(), values["username"], values["email"], password)
-            _user, grant = backends().auth.login(caller(), values["username"], password)
+            app_state().auth.register(caller(), values["username"], values["email"], password)
+            _user, grant = app_state().auth.login(caller(), values["username"], password)
         except RequestRejected as error:
             errors = form_errors(error)
         else:
@@ -79,7 +80,7 @@ def register():
 @bp.post("/logout")
 def logout():
     try:
-        forward_cookies(backends().auth.logout(caller()))
+        forward_cookies(app_state().auth.logout(caller()))
         flash("You have been logged out.", "info")
     except (Unauthenticated, RequestRejected):
         flash("You have been logged out.", "info")
