@@ -9,6 +9,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import Conflict
 from shared.timestamps import format_timestamp
 from shared.validation import Fields, Text
@@ -49,6 +50,7 @@ def validate_credentials(username: Any, password: Any) -> tuple[str, str]:
     return values["username"], values["password"]
 
 
+@transaction
 def register(session: Session, hasher: PasswordHasher, username: str, email: str, password: str) -> User:
     user = User(
         username=username,
@@ -59,9 +61,10 @@ def register(session: Session, hasher: PasswordHasher, username: str, email: str
     )
     session.add(user)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         # The unique columns decide, so two racing registrations cannot both succeed.
+        # The failed insert spoilt the transaction; a fresh one finds which value was taken.
         session.rollback()
         fields = {}
         if session.scalar(select(User.id).where(User.username_normalized == username.lower())) is not None:
@@ -72,6 +75,7 @@ def register(session: Session, hasher: PasswordHasher, username: str, email: str
     return user
 
 
+@transaction
 def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User | None:
     """The user these credentials belong to, or None (unknown user and wrong password alike)."""
     user = session.scalar(select(User).where(User.username_normalized == username.lower()))
@@ -82,7 +86,6 @@ def authenticate(session: Session, hasher: PasswordHasher, username: str, passwo
         return None
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
-        session.commit()
     return user
 
 

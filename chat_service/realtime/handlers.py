@@ -124,7 +124,6 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         try:
             return action(connection, data)
         except ApiError as error:
-            db.session().rollback()
             return error_ack(error)
 
     @event("send")

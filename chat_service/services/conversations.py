@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import Forbidden, NotFound
 from shared.timestamps import utcnow
 from shared.validation import Text, check_field, invalid
@@ -86,6 +87,7 @@ def get_or_create_direct(session: Session, me: User, other: User) -> int:
     return conversation.id
 
 
+@transaction
 def open_direct(session: Session, me: User, other: User) -> dict[str, Any]:
     """POST /api/conversations/direct: the conversation with a friend, created if needed."""
     if other.id == me.id:
@@ -93,10 +95,10 @@ def open_direct(session: Session, me: User, other: User) -> dict[str, Any]:
     if session.get(Friendship, ordered_pair(me.id, other.id)) is None:
         raise Forbidden("You can only talk directly with your friends.")
     conversation_id = get_or_create_direct(session, me, other)
-    session.commit()
     return conversation_views(session, me.id, conversation_id)[0]
 
 
+@transaction
 def create_group(session: Session, me: User, title: object, usernames: object) -> dict[str, Any]:
     title = check_field("title", Text(max_length=100, strip=True), title)
     if not isinstance(usernames, list) or not usernames:
@@ -125,7 +127,6 @@ def create_group(session: Session, me: User, title: object, usernames: object) -
     session.add_all([Member(conversation_id=conversation.id, user_id=u.id) for u in members])
     payload = _new_conversation_payload(conversation, members)
     queue_event(session, "conversation", payload, [u.id for u in members])
-    session.commit()
     return payload
 
 

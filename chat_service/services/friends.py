@@ -8,6 +8,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from shared.database import transaction
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.validation import invalid
 
@@ -52,6 +53,7 @@ def list_requests(session: Session, user_id: int, direction: str) -> list[dict[s
     return [request_payload(r, s, t) for r, s, t in rows]
 
 
+@transaction
 def send_request(session: Session, me: User, target: User) -> tuple[str, dict[str, Any]]:
     """Ask `target` to be friends: ("requested", request) or, when they had
     already asked me, ("accepted", {friend, conversation_id})."""
@@ -69,16 +71,14 @@ def send_request(session: Session, me: User, target: User) -> tuple[str, dict[st
                 raise Conflict("A friend request is already pending.")
             return "accepted", accept_request(session, me, pending.id)
         request = FriendRequest(from_user_id=me.id, to_user_id=target.id, user_low_id=low, user_high_id=high)
-        session.add(request)
         try:
-            session.flush()
+            with session.begin_nested():
+                session.add(request)
         except IntegrityError:
             # The other user asked at the same moment (or we raced ourselves): look again.
-            session.rollback()
             continue
         payload = request_payload(request, me, target)
         queue_event(session, "friend_request", payload, [target.id])
-        session.commit()
         return "requested", payload
     raise Conflict("A friend request is already pending.")
 
@@ -96,10 +96,10 @@ def _claim(session: Session, request: FriendRequest) -> None:
     # Deleting is the claim: of two concurrent answers only one deletes the row.
     result = session.execute(delete(FriendRequest).where(FriendRequest.id == request.id))
     if result.rowcount != 1:
-        session.rollback()
         raise NotFound("No such pending friend request.")
 
 
+@transaction
 def accept_request(session: Session, me: User, request_id: int) -> dict[str, Any]:
     """Become friends with the request's sender; opens (or reuses) our direct conversation."""
     request = _pending_for_recipient(session, me, request_id)
@@ -113,16 +113,16 @@ def accept_request(session: Session, me: User, request_id: int) -> dict[str, Any
                 [me.id])
     queue_event(session, "friend_added", {"friend": user_payload(me), "conversation_id": conversation_id},
                 [friend.id])
-    session.commit()
     return {"friend": user_payload(friend), "conversation_id": conversation_id}
 
 
+@transaction
 def decline_request(session: Session, me: User, request_id: int) -> None:
     request = _pending_for_recipient(session, me, request_id)
     _claim(session, request)
-    session.commit()
 
 
+@transaction
 def remove_friend(session: Session, me: User, friend: User) -> None:
     """End a friendship. Conversations and their history stay; sending 1:1 stops."""
     low, high = ordered_pair(me.id, friend.id)
@@ -130,8 +130,6 @@ def remove_friend(session: Session, me: User, friend: User) -> None:
         delete(Friendship).where(and_(Friendship.user_low_id == low, Friendship.user_high_id == high))
     )
     if result.rowcount != 1:
-        session.rollback()
         raise NotFound("You are not friends with this user.")
     queue_event(session, "friend_removed", {"friend": user_payload(friend)}, [me.id])
     queue_event(session, "friend_removed", {"friend": user_payload(me)}, [friend.id])
-    session.commit()

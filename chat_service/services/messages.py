@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.timestamps import format_timestamp, utcnow
 from shared.validation import Fields, Id, Text, check_field
@@ -51,7 +52,6 @@ def _stored(session: Session, sender_id: int, client_id: str, conversation_id: i
 
 def _broadcast_again(session: Session, stored: SendResult, conversation: ConversationFacts) -> SendResult:
     queue_event(session, "message", stored.message, conversation.member_ids)
-    session.commit()
     return stored
 
 
@@ -105,7 +105,6 @@ def _store(session: Session, row: dict[str, Any]) -> int | None:
     connection = session.connection()
     message_id = connection.execute(_SQLITE_INSERT, row).scalar()
     if message_id is None:
-        session.rollback()
         return None
     ids = {"in_conversation": row["conversation_id"], "by_sender": row["sender_id"],
            "new_message_id": message_id, "now": row["created_at"]}
@@ -114,6 +113,7 @@ def _store(session: Session, row: dict[str, Any]) -> int | None:
     return message_id
 
 
+@transaction
 def send_message(session: Session, sender_id: int, conversation_id: int, text: object,
                  client_id: object = None) -> SendResult:
     """Store a message and broadcast it to every member once committed.
@@ -150,7 +150,6 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
                "client_id": client_id, "created_at": format_timestamp(now)}
     queue_event(session, "message", payload, conversation.member_ids)
-    session.commit()
     return SendResult(payload, created=True)
 
 
@@ -182,6 +181,7 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
     return Page([message_payload(m, u) for m, u in rows], has_more)
 
 
+@transaction
 def typing(session: Session, user_id: int, conversation_id: int) -> None:
     """Tell the other members that I am typing (nothing is stored)."""
     conversation = membership(session, conversation_id, user_id)
@@ -189,9 +189,9 @@ def typing(session: Session, user_id: int, conversation_id: int) -> None:
     others = conversation.member_ids - {user_id}
     queue_event(session, "typing", {"conversation_id": conversation_id,
                                     "user": cached_user_payload(session, user_id)}, others)
-    session.commit()
 
 
+@transaction
 def mark_read(session: Session, user_id: int, conversation_id: int, message_id: object) -> bool:
     """Move my read marker forward to `message_id` (never back); tells the other
     members when it moved. Returns whether it moved."""
@@ -210,5 +210,4 @@ def mark_read(session: Session, user_id: int, conversation_id: int, message_id: 
         others = conversation.member_ids - {user_id}
         queue_event(session, "read", {"conversation_id": conversation_id, "user_id": user_id,
                                       "message_id": message_id}, others)
-    session.commit()
     return moved

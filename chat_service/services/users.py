@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import NotFound
 from shared.timestamps import parse_timestamp, utcnow
 
@@ -22,24 +23,30 @@ from .validation import USERNAME, looks_like_username
 
 
 def remember_user(session: Session, user_id: int, username: str, created_at: datetime | None) -> User:
-    """Insert or refresh a user we learned about from a verified source; commits."""
+    """Insert or refresh a user we learned about from a verified source (its own transaction)."""
+    user, renamed = _store_user(session, user_id, username, created_at)
+    if renamed:
+        # After the commit: a reader cannot cache the old name again from the database.
+        lookup_cache(session).forget_user(user_id)
+    return user
+
+
+@transaction
+def _store_user(session: Session, user_id: int, username: str, created_at: datetime | None) -> tuple[User, bool]:
     user = session.get(User, user_id)
     if user is None:
-        user = User(id=user_id, username=username, created_at=created_at or utcnow())
-        session.add(user)
         try:
-            session.commit()
+            with session.begin_nested():
+                user = User(id=user_id, username=username, created_at=created_at or utcnow())
+                session.add(user)
         except IntegrityError:
             # Another request inserted the same user first; theirs is as good as ours.
-            session.rollback()
             user = session.get(User, user_id)
             if user is None:
                 raise
-    if user.username != username:
-        user.username = username
-        session.commit()
-        lookup_cache(session).forget_user(user_id)
-    return user
+    renamed = user.username != username
+    user.username = username
+    return user, renamed
 
 
 def cached_user_payload(session: Session, user_id: int) -> dict[str, Any]:
