@@ -16,7 +16,8 @@ from shared.logging import configure_logging, install_request_id
 from .config import Config
 from .db import Database
 from .services.passwords import PasswordHasher, ScryptParams
-from .services.rate_limit import LoginRateLimiter, MemoryCounterStore, RedisCounterStore
+from .services.rate_limit import (LoginLimits, LoginRateLimiter, MemoryCounterStore, RedisCounterStore,
+                                  RegistrationRateLimiter)
 from .services.tokens import TokenSettings
 from .state import EXTENSION, AppState
 
@@ -43,9 +44,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions[EXTENSION] = AppState(
         config=config,
         hasher=PasswordHasher(ScryptParams(config.scrypt_n, config.scrypt_r, config.scrypt_p)),
-        limiter=LoginRateLimiter(store, limit_user=config.login_failure_limit_user,
-                                 limit_ip=config.login_failure_limit_ip, window=config.login_failure_window,
-                                 prefix=config.redis_prefix),
+        limiter=LoginRateLimiter(store, LoginLimits(
+            per_account_and_address=config.login_failure_limit_user_address,
+            per_address=config.login_failure_limit_ip, per_account=config.login_failure_limit_user,
+            window=config.login_failure_window, backoff_max=config.login_backoff_max),
+            prefix=config.redis_prefix),
+        registrations=RegistrationRateLimiter(store, limit=config.registration_limit_ip,
+                                              window=config.registration_window, prefix=config.redis_prefix),
         tokens=TokenSettings(ring=config.key_ring, issuer=config.jwt_issuer, audience=config.jwt_audience,
                              access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl),
         redis=redis_client,

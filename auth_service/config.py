@@ -50,9 +50,14 @@ class Config:
     scrypt_n: int = 2**15
     scrypt_r: int = 8
     scrypt_p: int = 1
-    login_failure_limit_user: int = 5
+    # Login attempts per 15 minutes (see services/rate_limit.py for why these three).
+    login_failure_limit_user_address: int = 5
     login_failure_limit_ip: int = 50
+    login_failure_limit_user: int = 20
     login_failure_window: int = 900
+    login_backoff_max: int = 300
+    registration_limit_ip: int = 10
+    registration_window: int = 3600
     trust_proxy: int = 1
     max_content_length: int = 64 * 1024
 
@@ -79,9 +84,13 @@ class Config:
             scrypt_n=env_int("PASSWORD_SCRYPT_N", 2**15, source, minimum=2),
             scrypt_r=env_int("PASSWORD_SCRYPT_R", 8, source, minimum=1),
             scrypt_p=env_int("PASSWORD_SCRYPT_P", 1, source, minimum=1),
-            login_failure_limit_user=env_int("LOGIN_FAILURE_LIMIT_USER", 5, source, minimum=1),
+            login_failure_limit_user_address=env_int("LOGIN_FAILURE_LIMIT_USER_ADDRESS", 5, source, minimum=1),
             login_failure_limit_ip=env_int("LOGIN_FAILURE_LIMIT_IP", 50, source, minimum=1),
+            login_failure_limit_user=env_int("LOGIN_FAILURE_LIMIT_USER", 20, source, minimum=1),
             login_failure_window=env_int("LOGIN_FAILURE_WINDOW", 900, source, minimum=1),
+            login_backoff_max=env_int("LOGIN_BACKOFF_MAX", 300, source, minimum=1),
+            registration_limit_ip=env_int("REGISTRATION_LIMIT_IP", 10, source, minimum=1),
+            registration_window=env_int("REGISTRATION_WINDOW", 3600, source, minimum=1),
             trust_proxy=env_int("TRUST_PROXY", 1, source, minimum=0),
             max_content_length=env_int("MAX_CONTENT_LENGTH", 64 * 1024, source, minimum=1024),
         )

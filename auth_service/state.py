@@ -9,7 +9,7 @@ from flask import current_app
 
 from .config import Config
 from .services.passwords import PasswordHasher
-from .services.rate_limit import LoginRateLimiter
+from .services.rate_limit import LoginRateLimiter, RegistrationRateLimiter
 from .services.tokens import TokenSettings
 
 EXTENSION = "auth_service"
@@ -20,6 +20,7 @@ class AppState:
     config: Config
     hasher: PasswordHasher
     limiter: LoginRateLimiter
+    registrations: RegistrationRateLimiter
     tokens: TokenSettings
     redis: redis.Redis | None
 

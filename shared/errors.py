@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Request, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Request, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ def error_response(error: ApiError):
 
 
 def register_error_handlers(app: Flask) -> None:
+    install_body_discard(app)
+
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return error_response(error)
@@ -145,7 +148,49 @@ def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise BadRequest("The body must be JSON (Content-Type: application/json).")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # The json parser recurses once per level; about 1,000 nested arrays exhaust the stack.
+        raise BadRequest("The JSON body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data
+
+
+# Most of an unread body that is still read, so the answer is not lost (see install_body_discard).
+DISCARD_LIMIT = 1024 * 1024
+
+
+def install_body_discard(app: Flask) -> None:
+    """After every response, read whatever body the request handler left unread.
+
+    A request can be answered without its body being read (413, 401, 404, ...).
+    gunicorn then closes the connection with unread data, which resets it under
+    the client (or proxy) still sending: the client gets a reset instead of the
+    answer, and nginx answers 502/503 and counts the instance as failed.
+    """
+
+    @app.after_request
+    def _discard(response):
+        discard_body(request)
+        return response
+
+
+def discard_body(request: Request, limit: int = DISCARD_LIMIT) -> None:
+    """Read and drop the request's unread body, at most `limit` bytes (larger bodies
+    are not worth reading; those connections are reset)."""
+    try:
+        stream = request.stream  # the one the handler read from, if it did: it knows what is left
+    except RequestEntityTooLarge:
+        # Refused on its Content-Length before a byte was read.
+        stream = get_input_stream(request.environ, max_content_length=None)
+    remaining = limit
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 64 * 1024))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except (OSError, ValueError, HTTPException):
+        return  # the client went away, sent a broken chunked body or too much of one

@@ -12,6 +12,7 @@ message says the same in sentences. Text that any service stores follows one rul
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -19,6 +20,11 @@ from .errors import ValidationError
 
 # Ids are 64-bit signed integers in the databases; larger numbers cannot name anything.
 MAX_ID = 2**63 - 1
+# Characters that show nothing on their own: whitespace, controls, format characters (zero-width
+# space and joiners, BOM, bidi marks, tags), unassigned and private code points, non-spacing marks
+# (variation selectors, the grapheme joiner), and the blank letters used to fake an empty text.
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cn", "Co", "Cs", "Mn"})
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def text_problem(value: str) -> str | None:
@@ -32,6 +38,11 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+def has_visible_character(value: str) -> bool:
+    return any(unicodedata.category(char) not in INVISIBLE_CATEGORIES and char not in BLANK_CHARACTERS
+               for char in value)
+
+
 def invalid(field: str, problem: str) -> ValidationError:
     """A 422 for one field; `problem` is a predicate ("must be a string")."""
     return ValidationError(f"{field} {problem}.", fields={field: problem})
@@ -43,8 +54,8 @@ class Problem(Exception):
 
 @dataclass(frozen=True)
 class Text:
-    """A string of min_length..max_length characters (after `strip`), never only
-    whitespace unless `blank`; matching `pattern` when given. `problem` replaces the
+    """A string of min_length..max_length characters (after `strip`), with something
+    visible in it unless `blank`; matching `pattern` when given. `problem` replaces the
     default wording of a length or pattern failure."""
 
     max_length: int
@@ -63,8 +74,8 @@ class Text:
             raise Problem(problem)
         if self.strip:
             value = value.strip()
-        if not self.blank and not value.strip():
-            raise Problem("must not be empty or only whitespace")
+        if not self.blank and not has_visible_character(value):
+            raise Problem("must not be empty or only whitespace or invisible characters")
         if not self.min_length <= len(value) <= self.max_length:
             raise Problem(self.problem or (f"must be at most {self.max_length} characters" if self.min_length <= 1
                                            else f"must be {self.min_length} to {self.max_length} characters"))

@@ -24,10 +24,12 @@ import pytest
 from shared.testing import free_port, require_executable, require_redis, temporary_postgres_database
 from stack import Stack
 
-# Cheap password hashing and generous login limits: the suite logs in a lot from one address.
+# Cheap password hashing and generous login and registration limits: the suite logs in and
+# registers a lot from one address.
 TEST_ENV = {
     "PASSWORD_SCRYPT_N": "1024",
     "LOGIN_FAILURE_LIMIT_IP": "1000",
+    "REGISTRATION_LIMIT_IP": "100000",
 }
 
 

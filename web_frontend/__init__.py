@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.errors import install_body_discard
 from shared.logging import configure_logging, install_request_id
 
 from . import assets, backends, csrf, errors
@@ -43,6 +44,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
 
     install_request_id(app)
+    install_body_discard(app)
     csrf.install(app)
     backends.install(app)
     assets.install(app)

@@ -29,6 +29,7 @@ BAD_CREDENTIALS = "Wrong username or password."
 def register():
     state = app_state()
     check_csrf(request, state.config.allowed_origins, require_origin=False)
+    state.registrations.check(request.remote_addr or "unknown")
     username, email, password = users.validate_registration(json_object(request))
     user = users.register(db.session(), state.hasher, username, email, password)
     log.info("user registered", extra={"user_id": user.id})
@@ -107,14 +108,13 @@ def _check_credentials() -> User:
         data = json_object(request)
         username, password = users.validate_credentials(data.get("username"), data.get("password"))
     address = request.remote_addr or "unknown"
-    # Refuse before looking at the password, so the limit cannot be used to test guesses.
-    state.limiter.check(username, address)
+    # Counted, and refused, before looking at the password, so the limit cannot be used to test guesses.
+    attempt = state.limiter.begin(username, address)
     user = users.authenticate(db.session(), state.hasher, username, password)
     if user is None:
-        state.limiter.record_failure(username, address)
         log.info("login failed", extra={"client": address})
         raise Unauthorized(BAD_CREDENTIALS)
-    state.limiter.clear_user(username)
+    state.limiter.succeeded(attempt)
     log.info("login", extra={"user_id": user.id})
     return user
 

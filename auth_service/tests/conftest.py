@@ -75,7 +75,9 @@ def make_app(database_url):
     apps = []
 
     def factory(**overrides):
-        settings = {"key_ring": TEST_KEYS, "database_url": database_url, "scrypt_n": CHEAP_SCRYPT_N, **overrides}
+        # Tests register many users from the test client's one address.
+        settings = {"key_ring": TEST_KEYS, "database_url": database_url, "scrypt_n": CHEAP_SCRYPT_N,
+                    "registration_limit_ip": 1000, **overrides}
         app = create_app(Config(**settings))
         app.testing = True
         apps.append(app)

@@ -49,7 +49,9 @@ def test_config_from_env_defaults():
     assert (config.jwt_issuer, config.jwt_audience) == ("chat-auth", "chat")
     assert (config.access_token_ttl, config.refresh_token_ttl) == (900, 2592000)
     assert (config.scrypt_n, config.scrypt_r, config.scrypt_p) == (2**15, 8, 1)
-    assert (config.login_failure_limit_user, config.login_failure_limit_ip, config.login_failure_window) == (5, 50, 900)
+    assert (config.login_failure_limit_user_address, config.login_failure_limit_ip, config.login_failure_limit_user,
+            config.login_failure_window, config.login_backoff_max) == (5, 50, 20, 900, 300)
+    assert (config.registration_limit_ip, config.registration_window) == (10, 3600)
     assert config.trust_proxy == 1 and config.cookie_secure is False
     assert config.key_ring.signing_kid == "k1"
 
@@ -59,11 +61,14 @@ def test_config_from_env_reads_every_setting():
         "JWT_KEYS": KEYS + ",k2:" + "b" * 48, "JWT_SIGNING_KID": "k2", "DATABASE_URL": "postgresql://db/auth",
         "REDIS_URL": "redis://r:6379/1", "ALLOWED_ORIGINS": "https://a.example, https://b.example",
         "COOKIE_SECURE": "true", "ACCESS_TOKEN_TTL": "60", "PASSWORD_SCRYPT_N": "16384",
-        "LOGIN_FAILURE_LIMIT_USER": "3", "TRUST_PROXY": "0", "MAX_CONTENT_LENGTH": "2048"})
+        "LOGIN_FAILURE_LIMIT_USER": "3", "LOGIN_FAILURE_LIMIT_USER_ADDRESS": "2", "LOGIN_BACKOFF_MAX": "30",
+        "REGISTRATION_LIMIT_IP": "4", "REGISTRATION_WINDOW": "60", "TRUST_PROXY": "0", "MAX_CONTENT_LENGTH": "2048"})
     assert config.key_ring.signing_kid == "k2" and config.database_url == "postgresql://db/auth"
     assert config.allowed_origins == ("https://a.example", "https://b.example")
     assert config.cookie_secure and config.access_token_ttl == 60 and config.scrypt_n == 16384
     assert config.login_failure_limit_user == 3 and config.trust_proxy == 0 and config.max_content_length == 2048
+    assert (config.login_failure_limit_user_address, config.login_backoff_max) == (2, 30)
+    assert (config.registration_limit_ip, config.registration_window) == (4, 60)
 
 
 @pytest.mark.parametrize(("env", "prefix"), [

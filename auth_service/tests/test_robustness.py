@@ -41,6 +41,12 @@ def test_malformed_bodies_get_a_4xx_envelope(client, path, kwargs):
     assert error["code"] and error["message"]
 
 
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+@pytest.mark.parametrize("body", ["[" * 1000 + "]" * 1000, '{"username": ' * 1000 + "1" + "}" * 1000])
+def test_deeply_nested_json_is_400(client, path, body):
+    assert_error(client.post(path, data=body, content_type="application/json"), 400, "bad_request")
+
+
 @pytest.mark.parametrize("path", GET_ENDPOINTS)
 @pytest.mark.parametrize("headers", [
     {"Authorization": "Bearer " + "a.b.c"},

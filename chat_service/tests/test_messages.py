@@ -49,6 +49,9 @@ def test_client_id_reused_in_another_conversation_is_a_conflict(client, auth, pa
     {}, {"text": ""}, {"text": "   \n\t "}, {"text": "x" * 4001}, {"text": 5}, {"text": None}, {"text": ["a"]},
     {"text": "ok", "client_id": ""}, {"text": "ok", "client_id": "x" * 65}, {"text": "ok", "client_id": 3},
     {"text": "nul\x00byte"}, {"text": "\ud800"},
+    # Nothing visible: zero-width space/joiners, BOM, word joiner, bidi marks, Hangul filler, a variation selector.
+    {"text": "\u200b"}, {"text": "\u200b\u200c\u200d\ufeff\u2060"}, {"text": " \u200e\u200f\u3164 "},
+    {"text": "\ufe0f\u034f"},
 ])
 def test_invalid_messages_are_refused(client, pair, body):
     alice, _, conversation_id = pair
@@ -60,7 +63,7 @@ def test_invalid_messages_are_refused(client, pair, body):
 
 def test_longest_message_and_unicode(client, pair):
     alice, _, conversation_id = pair
-    for text in ("x" * 4000, "héllo 👋 世界"):
+    for text in ("x" * 4000, "héllo 👋 世界", "❤\ufe0f", "👍🏽", "a\u200bb"):
         response = client.post(f"/api/conversations/{conversation_id}/messages", json={"text": text},
                                headers=alice.headers)
         assert response.status_code == 201 and response.get_json()["message"]["text"] == text
@@ -71,6 +74,14 @@ def test_oversized_body_is_413(client, pair):
     response = client.post(f"/api/conversations/{conversation_id}/messages", json={"text": "x" * 100_000},
                            headers=alice.headers)
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("body", ["[" * 1000 + "]" * 1000, '{"text": ' * 1000 + '"x"' + "}" * 1000])
+def test_deeply_nested_json_is_400(client, pair, body):
+    alice, _, conversation_id = pair
+    for url in (f"/api/conversations/{conversation_id}/messages", "/api/conversations", "/api/friend-requests"):
+        response = client.post(url, data=body, content_type="application/json", headers=alice.headers)
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request", url
 
 
 def test_paging(client, auth, pair):

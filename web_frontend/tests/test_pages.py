@@ -46,6 +46,17 @@ def test_login_replaces_the_csrf_token(client, auth):
     assert auth.cookie("access_token") is None
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_unknown_paths_are_404_for_every_method_not_a_form_redirect(client, method):
+    for path in ("/no-such-page", "/chat/1/nope", "/api/conversations"):
+        response = client.open(path, method=method, data={"username": "x"})
+        assert response.status_code == 404, (path, response.status_code, response.headers.get("Location"))
+
+
+def test_wrong_method_on_a_page_is_405(client):
+    assert client.put("/login", data={"username": "x"}).status_code == 405
+
+
 def test_register_logs_in_and_forwards_auth_cookies(client, auth):
     auth.register()
     assert auth.cookie("access_token") and auth.cookie("refresh_token")
