@@ -8,7 +8,7 @@ event cost a third of a message's CPU, so this process keeps them:
   conversation is created or, in a group, when someone joins -- both publish a
   `conversation` event, which drops the entry on every instance;
 - friendships, positive answers only: ending one publishes `friend_removed`, which
-  drops the entry on every instance. The Redis queue is at-most-once, so entries
+  drops the friendship entries on every instance. The Redis queue is at-most-once, so entries
   also expire after `friendship_ttl` seconds: a removed friend whose invalidation
   was lost can post for at most that long;
 - user payloads: written only by `users.remember_user`, which drops the entry when
@@ -23,12 +23,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from cachetools import LRUCache, TTLCache
 from sqlalchemy.orm import Session
-
-from .models import ordered_pair
 
 SESSION_KEY = "lookup_cache"
 
@@ -82,10 +80,12 @@ class LookupCache:
             if generation == self._friendship_generation:
                 self._friendships[pair] = True
 
-    def forget_friendship(self, a: int, b: int) -> None:
+    def forget_friendships(self) -> None:
+        # All of them: an event names one side of the pair only (its payload's friend), and
+        # friendships end rarely; each cached pair costs one primary-key read to learn again.
         with self._lock:
             self._friendship_generation += 1
-            self._friendships.pop(ordered_pair(a, b), None)
+            self._friendships.clear()
 
     # --- users -----------------------------------------------------------------------------
 
@@ -103,22 +103,12 @@ class LookupCache:
 
     # --- invalidation by events ------------------------------------------------------------
 
-    def apply_event(self, name: str, payload: Any, recipient_ids: Iterable[int]) -> None:
+    def apply_event(self, name: str, payload: Any) -> None:
         """Drop what a published event says has changed (ours or another instance's)."""
         if name == "friend_removed":
-            friend_id = _nested_id(payload, "friend")
-            if friend_id is None:
-                return
-            for user_id in recipient_ids:
-                self.forget_friendship(user_id, friend_id)
+            self.forget_friendships()
         elif name == "conversation" and isinstance(payload, dict) and isinstance(payload.get("id"), int):
             self.forget_conversation(payload["id"])
-
-
-def _nested_id(payload: Any, key: str) -> int | None:
-    inner = payload.get(key) if isinstance(payload, dict) else None
-    value = inner.get("id") if isinstance(inner, dict) else None
-    return value if isinstance(value, int) else None
 
 
 def lookup_cache(session: Session) -> LookupCache:

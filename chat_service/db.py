@@ -22,39 +22,28 @@ from .cache import LookupCache
 
 PENDING_EVENTS = "pending_events"
 AUTOCOMMIT_ENGINE = "autocommit_engine"
-USER_ROOM_PREFIX = "user:"
 
 
 @dataclass(frozen=True)
 class Event:
     name: str
     payload: dict[str, Any]
-    rooms: tuple[str, ...]
+    user_ids: tuple[int, ...]  # every connection of these users gets it
 
 
 Publisher = Callable[[list[Event]], None]
 
 
 def user_room(user_id: int) -> str:
-    return f"{USER_ROOM_PREFIX}{user_id}"
-
-
-def room_user_ids(rooms: Iterable[str] | str | None) -> list[int]:
-    """The user ids of `user:<id>` rooms (as an emit names them: one room or a list)."""
-    if isinstance(rooms, str):
-        rooms = [rooms]
-    ids = []
-    for room in rooms or ():
-        if isinstance(room, str) and room.startswith(USER_ROOM_PREFIX) and room[len(USER_ROOM_PREFIX):].isdigit():
-            ids.append(int(room[len(USER_ROOM_PREFIX):]))
-    return ids
+    """The room every connection of the user joins. Only ever built, never parsed back."""
+    return f"user:{user_id}"
 
 
 def queue_event(session: Session, name: str, payload: dict[str, Any], user_ids: Iterable[int]) -> None:
     """Publish `name` to every connection of `user_ids` once this session commits."""
-    rooms = tuple(user_room(uid) for uid in sorted(set(user_ids)))
-    if rooms:
-        session.info.setdefault(PENDING_EVENTS, []).append(Event(name, payload, rooms))
+    recipients = tuple(sorted(set(user_ids)))
+    if recipients:
+        session.info.setdefault(PENDING_EVENTS, []).append(Event(name, payload, recipients))
 
 
 def autocommit_engine(session: Session) -> Engine | None:
@@ -131,7 +120,7 @@ class Database:
         if events:
             # Before anyone hears of the change, so this process acts on it at once.
             for event in events:
-                self.cache.apply_event(event.name, event.payload, room_user_ids(event.rooms))
+                self.cache.apply_event(event.name, event.payload)
             self._publish(events)
 
     @staticmethod

@@ -12,7 +12,6 @@ from flask_socketio import SocketIO
 
 from ..cache import LookupCache
 from ..config import Config
-from ..db import room_user_ids
 from .origins import OriginPolicy
 
 
@@ -71,7 +70,15 @@ class DeliveredMessages:
 
 
 class OnceManager(socketio.Manager):
-    """One instance without Redis: delivers each message at most once per connection."""
+    """Delivery to this instance's connections: each message at most once per connection.
+
+    Used alone without Redis. With Redis it sits after python-socketio's pub/sub manager
+    in `OnceRedisManager`'s method order: that manager publishes an emit and then hands
+    it, and every emit arriving from other instances, to `Manager.emit` (through
+    `super()`) for local delivery -- which is this `emit`. So every delivery passes here
+    through the public emit signature, already decoded, without touching the queue's
+    message format.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,26 +86,23 @@ class OnceManager(socketio.Manager):
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
+        self.before_delivery(event, data)
         skip = self.delivered.skip_sids(self, event, data, namespace, room, skip_sid)
         return super().emit(event, data, namespace, room=room, skip_sid=skip, callback=callback, **kwargs)
 
+    def before_delivery(self, event: str, data: Any) -> None:
+        """Called for every event about to reach this instance's connections."""
 
-class OnceRedisManager(socketio.RedisManager):
+
+class OnceRedisManager(socketio.RedisManager, OnceManager):
     """Instances joined by Redis: each delivers what arrives on the channel (its own
     emits included) at most once per local connection, and drops from its lookup
     cache what the events say has changed on any instance."""
 
     def __init__(self, url: str, channel: str, cache: LookupCache) -> None:
         super().__init__(url, channel=channel)
-        self.delivered = DeliveredMessages()
         self.cache = cache
 
-    def _handle_emit(self, message: dict) -> None:
-        data = message.get("data")
-        payload = data[0] if isinstance(data, list) and len(data) == 1 and not message.get("binary") else None
-        event = message.get("event")
+    def before_delivery(self, event: str, data: Any) -> None:
         if event != "message":
-            self.cache.apply_event(event, payload, room_user_ids(message.get("room")))
-        skip = self.delivered.skip_sids(self, event, payload, message.get("namespace"),
-                                        message.get("room"), message.get("skip_sid"))
-        super()._handle_emit({**message, "skip_sid": skip})
+            self.cache.apply_event(event, data)
