@@ -15,7 +15,7 @@ event cost a third of a message's CPU, so this process keeps them:
   a username changes (a sender always passes it on this instance first).
 
 Invalidation runs when this process commits the change (`db.Database`) and when any
-instance's event arrives through the Socket.IO manager (`realtime`).
+instance's event arrives through the Socket.IO manager (`realtime/managers.py`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
-"""Engine and sessions (SQLAlchemy 2.0), and the one place events are published.
-
-Action functions queue events on their session (`queue_event`); they are handed
-to the publisher only after that session's transaction commits, and dropped on
-rollback, so nobody ever hears about a change that did not happen.
-"""
+"""Engine and sessions (SQLAlchemy 2.0); the session hands queued events (events.py) to
+the publisher after it commits, and drops them on rollback."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
 
 from flask import g
 from sqlalchemy import create_engine, event, text
@@ -19,31 +12,9 @@ from shared.database import normalize_database_url
 
 from .cache import SESSION_KEY as CACHE_SESSION_KEY
 from .cache import LookupCache
+from .events import PENDING_EVENTS, Publisher
 
-PENDING_EVENTS = "pending_events"
 AUTOCOMMIT_ENGINE = "autocommit_engine"
-
-
-@dataclass(frozen=True)
-class Event:
-    name: str
-    payload: dict[str, Any]
-    user_ids: tuple[int, ...]  # every connection of these users gets it
-
-
-Publisher = Callable[[list[Event]], None]
-
-
-def user_room(user_id: int) -> str:
-    """The room every connection of the user joins. Only ever built, never parsed back."""
-    return f"user:{user_id}"
-
-
-def queue_event(session: Session, name: str, payload: dict[str, Any], user_ids: Iterable[int]) -> None:
-    """Publish `name` to every connection of `user_ids` once this session commits."""
-    recipients = tuple(sorted(set(user_ids)))
-    if recipients:
-        session.info.setdefault(PENDING_EVENTS, []).append(Event(name, payload, recipients))
 
 
 def autocommit_engine(session: Session) -> Engine | None:

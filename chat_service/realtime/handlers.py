@@ -23,10 +23,10 @@ from shared.request_auth import ACCESS_COOKIE, verify_access_token
 from shared.validation import Id, check_field
 
 from .. import db
-from ..db import user_room
 from ..state import app_state
 from ..services import messages, presence, users
 from .connections import Connection
+from .rooms import user_room
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ import logging
 
 from flask_socketio import SocketIO
 
-from ..db import Event, user_room
+from ..events import Event
+from .rooms import user_room
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from shared.timestamps import utcnow
 from shared.validation import Text, check_field, invalid
 
 from ..cache import ConversationFacts, lookup_cache
-from ..db import queue_event
+from ..events import queue_event
 from ..models import Conversation, Friendship, Member, Message, User, ordered_pair
 from .payloads import conversation_payload, message_payload
 from .validation import USERNAME

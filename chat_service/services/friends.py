@@ -12,7 +12,7 @@ from shared.database import transaction
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.validation import invalid
 
-from ..db import queue_event
+from ..events import queue_event
 from ..models import FriendRequest, Friendship, User, ordered_pair
 from . import conversations
 from .payloads import request_payload, user_payload

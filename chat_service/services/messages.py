@@ -15,7 +15,8 @@ from shared.timestamps import format_timestamp, utcnow
 from shared.validation import Fields, Id, Text, check_field
 
 from ..cache import ConversationFacts
-from ..db import autocommit_engine, queue_event
+from ..db import autocommit_engine
+from ..events import queue_event
 from ..models import Conversation, Member, Message, User
 from .conversations import membership, require_can_post
 from .payloads import message_payload

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from shared.database import transaction
 
-from ..db import queue_event
+from ..events import queue_event
 from .friends import friend_ids
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from shared.request_auth import REFRESH_COOKIE
 from ..backends import caller, clear_auth_cookies, forward_cookies
 from ..clients import RequestRejected, ServiceError, Unauthenticated
 from ..csrf import rotate_csrf_token
-from ..errors import form_errors, safe_next
+from ..forms import form_errors, safe_next
 from ..state import app_state
 
 bp = Blueprint("accounts", __name__)

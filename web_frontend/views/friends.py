@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..backends import caller, login_required
-from ..errors import back
+from ..forms import back
 from ..state import app_state
 from . import layout_context
 
