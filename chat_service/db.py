@@ -90,8 +90,8 @@ class Database:
         events = session.info.pop(PENDING_EVENTS, None)
         if events:
             # Before anyone hears of the change, so this process acts on it at once.
-            for event in events:
-                self.cache.apply_event(event.name, event.payload)
+            for queued in events:
+                self.cache.apply_event(queued.name, queued.payload)
             self._publish(events)
 
     @staticmethod

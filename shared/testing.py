@@ -139,3 +139,15 @@ class SocketEvents:
                 if remaining <= 0:
                     raise AssertionError(f"no matching {name!r} event within {timeout:g} s; got {self.received}")
                 self._arrived.wait(remaining)
+
+
+# The flaskr-style fixtures of a service's tests; its conftest provides `make_app`
+# (a factory of configured apps) and imports these.
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

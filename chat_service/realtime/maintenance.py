@@ -4,6 +4,7 @@ instances), and disconnecting sockets whose access token has expired."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -16,14 +17,14 @@ from .connections import ConnectionRegistry
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Maintenance:
-    def __init__(self, app: Flask, socketio: SocketIO, connections: ConnectionRegistry, interval: float) -> None:
-        self.app = app
-        self.socketio = socketio
-        self.connections = connections
-        self.interval = interval
-        self._started = False
-        self._stopped = False
+    app: Flask
+    socketio: SocketIO
+    connections: ConnectionRegistry
+    interval: float  # seconds between rounds
+    _started: bool = field(default=False, init=False)
+    _stopped: bool = field(default=False, init=False)
 
     def ensure_started(self) -> None:
         if not self._started:

@@ -20,7 +20,7 @@ from shared.database import normalize_database_url
 from chat_service.migrate import upgrade
 from chat_service.state import EXTENSION
 from shared import jwt
-from shared.testing import free_port, temporary_postgres_database
+from shared.testing import client, free_port, temporary_postgres_database  # noqa: F401 (fixtures)
 
 KEY_RING = jwt.KeyRing.from_spec("test:" + "k" * 48)
 ISSUER, AUDIENCE = "chat-auth", "chat"
@@ -141,11 +141,6 @@ def app(database_url, fake_auth, config_overrides):
     application.config["TESTING"] = True
     yield application
     application.extensions[EXTENSION].shutdown()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture
