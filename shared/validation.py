@@ -103,10 +103,7 @@ class QueryInt:
     minimum: int
     maximum: int
     default: int | None = None
-
-    @property
-    def required(self) -> bool:
-        return False
+    required: bool = False
 
     def check(self, value: Any) -> Any:
         if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19 \

@@ -1,4 +1,4 @@
-"""The backend clients of the running app, and the browser they act for."""
+"""The browser the backend calls act for: its tokens, its user, the cookies passed back to it."""
 
 from __future__ import annotations
 
