@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..backends import backends, caller, login_required
+from ..backends import caller, login_required
 from ..clients import RequestRejected
-from ..errors import back
+from ..forms import back
+from ..state import app_state
 from . import layout_context
 
 bp = Blueprint("friends", __name__)
@@ -22,7 +23,7 @@ def index():
 
 def _render(group: dict | None = None, status: int = 200):
     """The Friends page; `group` carries a refused new-group form back (its input and error)."""
-    chat, auth = backends().chat, backends().auth
+    chat, auth = app_state().chat, app_state().auth
     context = layout_context()
     query = request.args.get("q", "").strip()[:MAX_QUERY]
     friends = chat.friends(caller())
@@ -50,7 +51,7 @@ def send_request():
     if not username:
         flash("Choose someone to add.", "error")
         return redirect(back(), code=303)
-    result = backends().chat.send_friend_request(caller(), username)
+    result = app_state().chat.send_friend_request(caller(), username)
     if "friend" in result:
         flash(f"You and {result['friend']['username']} are now friends.", "success")
     else:
@@ -61,7 +62,7 @@ def send_request():
 @bp.post("/friends/requests/<int:request_id>/accept")
 @login_required
 def accept_request(request_id: int):
-    result = backends().chat.accept_friend_request(caller(), request_id)
+    result = app_state().chat.accept_friend_request(caller(), request_id)
     flash(f"You and {result['friend']['username']} are now friends.", "success")
     return redirect(back(), code=303)
 
@@ -69,7 +70,7 @@ def accept_request(request_id: int):
 @bp.post("/friends/requests/<int:request_id>/decline")
 @login_required
 def decline_request(request_id: int):
-    backends().chat.decline_friend_request(caller(), request_id)
+    app_state().chat.decline_friend_request(caller(), request_id)
     flash("Request declined.", "info")
     return redirect(back(), code=303)
 
@@ -77,7 +78,7 @@ def decline_request(request_id: int):
 @bp.post("/friends/<username>/remove")
 @login_required
 def remove_friend(username: str):
-    backends().chat.remove_friend(caller(), username)
+    app_state().chat.remove_friend(caller(), username)
     flash(f"You and {username} are no longer friends. Your chat stays, read-only.", "info")
     return redirect(url_for("friends.index"), code=303)
 
@@ -85,7 +86,7 @@ def remove_friend(username: str):
 @bp.post("/friends/<username>/chat")
 @login_required
 def open_direct(username: str):
-    conversation = backends().chat.direct_conversation(caller(), username)
+    conversation = app_state().chat.direct_conversation(caller(), username)
     return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
 
 
@@ -102,7 +103,7 @@ def create_group():
         group["error"] = {"field": "members", "message": "Pick at least one friend."}
     else:
         try:
-            conversation = backends().chat.create_group(caller(), title, members)
+            conversation = app_state().chat.create_group(caller(), title, members)
         except RequestRejected as error:
             if error.status != 422:
                 raise
