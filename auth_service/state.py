@@ -19,7 +19,7 @@ EXTENSION = "auth_service"
 
 
 @dataclass(frozen=True)
-class AuthState:
+class AppState:
     config: Config
     hasher: PasswordHasher
     limiter: LoginRateLimiter
@@ -29,13 +29,13 @@ class AuthState:
     sessions: SessionRevocations | None  # None without Redis: tokens then end only at expiry
 
 
-def auth_state() -> AuthState:
+def app_state() -> AppState:
     return current_app.extensions[EXTENSION]
 
 
 def caller() -> Identity:
     """Who the request's access token says is calling (401 if none, invalid or its session ended)."""
-    state = auth_state()
+    state = app_state()
     return authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
                         audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins,
                         sessions=state.sessions)

@@ -19,7 +19,7 @@ from .auth_directory import AuthDirectory
 from .cache import LookupCache
 from .config import Config
 from .db import Database, close_session
-from .runtime import EXTENSION_KEY, Runtime
+from .state import EXTENSION, AppState
 
 
 def running_under_gevent() -> bool:
@@ -65,7 +65,7 @@ def create_app(config: Config | None = None) -> Flask:
     sessions = (SessionRevocations(redis.Redis.from_url(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
                                    config.redis_prefix)
                 if config.redis_url else None)
-    app.extensions[EXTENSION_KEY] = Runtime(
+    app.extensions[EXTENSION] = AppState(
         config=config,
         socketio=socketio,
         database=Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size),

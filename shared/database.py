@@ -5,9 +5,10 @@ Imports SQLAlchemy/Alembic lazily: web_frontend installs `shared` without them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Action = TypeVar("Action", bound=Callable[..., Any])
+_IN_ACTION = "in_action"
 
 
 def normalize_database_url(url: str) -> str:
@@ -25,6 +28,36 @@ def normalize_database_url(url: str) -> str:
     if scheme in {"postgres", "postgresql"}:
         return f"postgresql+psycopg2{sep}{rest}"
     return url
+
+
+def transaction(action: Action) -> Action:
+    """An action's one transaction (its first argument is the SQLAlchemy session):
+    committed when the action returns, rolled back when it raises, so what it
+    changed -- and the events it queued -- happen entirely or not at all. An action
+    called by another joins the caller's transaction. If the pooled connection had
+    died (see `retry_if_connection_died`) the whole action runs once more."""
+
+    @functools.wraps(action)
+    def run(session, *args: Any, **kwargs: Any) -> Any:
+        if session.info.get(_IN_ACTION):
+            return action(session, *args, **kwargs)
+
+        def once() -> Any:
+            session.info[_IN_ACTION] = True
+            try:
+                result = action(session, *args, **kwargs)
+                session.commit()
+                return result
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.info.pop(_IN_ACTION, None)
+
+        # The rollback above already returned the dead connection; nothing more to reset.
+        return retry_if_connection_died(once, reset=lambda: None)
+
+    return run  # type: ignore[return-value]
 
 
 def alembic_config(service_dir: Path, database_url: str):
@@ -74,32 +107,41 @@ def unavailable() -> "Unavailable":
                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+_RETRIED = "database_retry_done"
+
+
 def retry_if_connection_died(action: Callable[[], T], reset: Callable[[], None]) -> T:
-    """Run `action`; if it failed because its pooled connection had died, drop the
-    session (`reset`) and run it once more on a fresh connection.
+    """Run `action`; if it failed because its pooled connection had died, `reset` and
+    run it once more on a fresh connection.
 
     A dead connection committed nothing, so the second run starts from the same state.
     Checking connections before use instead (pool_pre_ping) costs a round trip on
     every checkout; this costs nothing until a connection dies. The one ambiguous case,
     a COMMIT whose answer was lost with its connection, is why writes that matter are
-    idempotent (messages by client_id).
+    idempotent (messages by client_id). An error that already had its retry (an action
+    inside a request) is marked so that the outer layer does not run it again.
     """
     try:
         return action()
     except Exception as error:
-        if not connection_died(error):
+        if not connection_died(error) or getattr(error, _RETRIED, False):
             raise
         log.warning("database connection died; retrying once on a fresh one")
         reset()
-    return action()
+    try:
+        return action()
+    except Exception as error:
+        setattr(error, _RETRIED, True)
+        raise
 
 
 def install_database_errors(app: "Flask", reset: Callable[[], None]) -> None:
-    """Every request of `app` retries once on a connection that died, and answers
-    503 `unavailable` with Retry-After while the database cannot be reached."""
+    """Every request of `app` (its reads too, which run outside actions) retries once on
+    a connection that died, and answers 503 `unavailable` with Retry-After while the
+    database cannot be reached."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .errors import error_response, internal_error_response
+    from .errors import InternalError, error_response
 
     dispatch = app.dispatch_request
     app.dispatch_request = lambda: retry_if_connection_died(dispatch, reset)  # type: ignore[method-assign]
@@ -110,4 +152,4 @@ def install_database_errors(app: "Flask", reset: Callable[[], None]) -> None:
             log.error("database unavailable: %s", error.__class__.__name__)
             return error_response(unavailable())
         log.exception("unhandled database error")
-        return internal_error_response()
+        return error_response(InternalError())

@@ -19,10 +19,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared import jwt
+from shared.database import transaction
 from shared.errors import Unauthorized
 from shared.sessions import SESSION_CLAIM, SessionRevocations
+from shared.timestamps import format_timestamp, utcnow
 
-from ..models import RefreshToken, User, iso, utcnow
+from ..models import RefreshToken, User
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,6 @@ class TokenPair:
     access_token: str
     access_expires_at: datetime
     refresh_token: str
-    refresh_expires_at: datetime
 
 
 def hash_refresh_token(raw: str) -> str:
@@ -60,25 +61,25 @@ def access_token(settings: TokenSettings, user: User, session_id: str) -> tuple[
         # created_at lets chat_service fill its copy of the user without asking us.
         # sid: the session (refresh-token family) it belongs to, so ending that session
         # refuses it everywhere (shared.sessions).
-        extra={"name": user.username, "created_at": iso(user.created_at), "typ": "access",
+        extra={"name": user.username, "created_at": format_timestamp(user.created_at), "typ": "access",
                SESSION_CLAIM: session_id},
     )
     return jwt.encode(claims, settings.ring), datetime.fromtimestamp(claims["exp"], timezone.utc)
 
 
 def _issue(session: Session, settings: TokenSettings, user: User, family_id: str) -> TokenPair:
-    """Add a refresh token to `family_id` and commit the transaction."""
+    """Add a refresh token to `family_id`."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     refresh = RefreshToken(token_hash=hash_refresh_token(raw), user_id=user.id, family_id=family_id,
                            created_at=now, expires_at=now + timedelta(seconds=settings.refresh_ttl))
     session.add(refresh)
-    session.commit()
     token, access_expires_at = access_token(settings, user, family_id)
     return TokenPair(user=user, access_token=token, access_expires_at=access_expires_at,
-                     refresh_token=raw, refresh_expires_at=refresh.expires_at)
+                     refresh_token=raw)
 
 
+@transaction
 def start_session(session: Session, settings: TokenSettings, user: User) -> TokenPair:
     """A fresh pair for a login: a new refresh-token family."""
     return _issue(session, settings, user, family_id=secrets.token_hex(16))
@@ -86,6 +87,18 @@ def start_session(session: Session, settings: TokenSettings, user: User) -> Toke
 
 def rotate(session: Session, settings: TokenSettings, raw: str, sessions: SessionRevocations | None) -> TokenPair:
     """Spend `raw` and return the next pair of its family; 401 if it cannot be spent."""
+    pair, reused_family = _spend(session, settings, raw)
+    if reused_family is not None:
+        end_sessions(sessions, [reused_family])
+    if pair is None:
+        raise Unauthorized(INVALID_REFRESH)
+    return pair
+
+
+@transaction
+def _spend(session: Session, settings: TokenSettings, raw: str) -> tuple[TokenPair | None, str | None]:
+    """The next pair, or None when `raw` cannot be spent -- then, if it was spent
+    before (a stolen copy), its whole family is revoked, committed, and named."""
     token_hash = hash_refresh_token(raw)
     now = utcnow()
     # Conditional UPDATE: of two concurrent refreshes with one token, only one sees rowcount 1.
@@ -100,15 +113,12 @@ def rotate(session: Session, settings: TokenSettings, raw: str, sessions: Sessio
     if spent.rowcount == 1 and token is not None:
         user = session.get(User, token.user_id)
         if user is not None:
-            return _issue(session, settings, user, token.family_id)
+            return _issue(session, settings, user, token.family_id), None
     reused = token is not None and (token.used_at is not None or token.revoked_at is not None)
     if reused:
         _revoke_family(session, token.family_id, now)
         log.warning("refresh token reuse; family revoked", extra={"user_id": token.user_id})
-    session.commit()
-    if reused:
-        end_sessions(sessions, [token.family_id])
-    raise Unauthorized(INVALID_REFRESH)
+    return None, token.family_id if reused else None
 
 
 def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
@@ -122,15 +132,25 @@ def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
 
 def revoke(session: Session, raw: str, sessions: SessionRevocations | None) -> None:
     """End the session `raw` belongs to (logout); nothing happens for an unknown token."""
+    end_sessions(sessions, _revoke_by_token(session, raw))
+
+
+@transaction
+def _revoke_by_token(session: Session, raw: str) -> list[str]:
     family_id = session.scalar(select(RefreshToken.family_id).where(RefreshToken.token_hash == hash_refresh_token(raw)))
-    if family_id is not None:
-        _revoke_family(session, family_id, utcnow())
-        session.commit()
-        end_sessions(sessions, [family_id])
+    if family_id is None:
+        return []
+    _revoke_family(session, family_id, utcnow())
+    return [family_id]
 
 
 def revoke_all(session: Session, user_id: int, sessions: SessionRevocations | None) -> None:
     """End every session of the user (log out everywhere)."""
+    end_sessions(sessions, _revoke_all(session, user_id))
+
+
+@transaction
+def _revoke_all(session: Session, user_id: int) -> list[str]:
     now = utcnow()
     family_ids = session.scalars(select(RefreshToken.family_id).distinct()
                                  .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now)).all()
@@ -140,14 +160,13 @@ def revoke_all(session: Session, user_id: int, sessions: SessionRevocations | No
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
-    end_sessions(sessions, family_ids)
+    return list(family_ids)
 
 
 def end_sessions(sessions: SessionRevocations | None, family_ids: list[str]) -> None:
-    """Have every service refuse these sessions' access tokens now. Their refresh tokens
-    are already revoked, so if Redis is unreachable they end when their access token
-    expires (shared.sessions says why that fails open)."""
+    """Have every service refuse these sessions' access tokens now (after the revocation
+    committed). Their refresh tokens are already revoked, so if Redis is unreachable they
+    end when their access token expires (shared.sessions says why that fails open)."""
     if sessions is None:
         return
     for family_id in family_ids:

@@ -177,7 +177,7 @@ def test_logout_bad_input(client, kwargs, status):
 @pytest.fixture
 def sessions_app(make_app, redis_settings):
     """auth with Redis: ended sessions are recorded there and refused."""
-    return make_app(**redis_settings, redis_prefix=redis_settings["redis_key_prefix"] + "sessions")
+    return make_app(**redis_settings, sessions_prefix=redis_settings["redis_prefix"] + ":sessions")
 
 
 def test_ending_a_session_refuses_its_access_tokens_and_only_its_own(sessions_app):

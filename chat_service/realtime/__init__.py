@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections import OrderedDict
-from typing import Any
-
-import socketio
 from flask import Flask
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from flask_socketio import SocketIO
 
 from ..cache import LookupCache
 from ..config import Config
-from ..db import room_user_ids
+from .managers import OnceManager, OnceRedisManager
 from .origins import OriginPolicy
-
-log = logging.getLogger(__name__)
-
-# Sent to every local connection when this instance's queue subscription is back after a
-# break: whatever other instances published meanwhile never reached it, so clients fetch
-# what they missed from the database (history `after=`, the conversation list).
-RESYNC_EVENT = "resync"
 
 
 def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCache) -> SocketIO:
@@ -50,99 +34,3 @@ def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCa
         logger=False,
         engineio_logger=False,
     )
-
-
-class DeliveredMessages:
-    """Which `message` events this instance has sent to which of its connections.
-
-    A resent message (same client_id, its first ack lost) is published again, because
-    its first publish may have died with the instance between commit and publish;
-    connections that already had it must not get it twice.
-    """
-
-    def __init__(self, limit: int = 100_000) -> None:
-        self.limit = limit  # (connection, message id) pairs remembered, newest kept
-        self._sent: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def skip_sids(self, manager: socketio.Manager, event: str, payload: Any, namespace: str | None,
-                  room: Any, skip_sid: Any) -> list:
-        """`skip_sid` plus the recipients that already had this message."""
-        skip = list(skip_sid) if isinstance(skip_sid, list) else [skip_sid]
-        if event != "message" or not isinstance(payload, dict) or "id" not in payload:
-            return skip
-        with self._lock:
-            for sid, _ in manager.get_participants(namespace or "/", room):
-                key = (sid, payload["id"])
-                if key in self._sent:
-                    skip.append(sid)
-                else:
-                    self._sent[key] = None
-            while len(self._sent) > self.limit:
-                self._sent.popitem(last=False)
-        return skip
-
-
-class OnceManager(socketio.Manager):
-    """One instance without Redis: delivers each message at most once per connection."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.delivered = DeliveredMessages()
-
-    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
-        room = to or room
-        skip = self.delivered.skip_sids(self, event, data, namespace, room, skip_sid)
-        return super().emit(event, data, namespace, room=room, skip_sid=skip, callback=callback, **kwargs)
-
-
-class OnceRedisManager(socketio.RedisManager):
-    """Instances joined by Redis: each delivers what arrives on the channel (its own
-    emits included) at most once per local connection, and drops from its lookup
-    cache what the events say has changed on any instance.
-
-    While Redis is down an instance still delivers its own emits to its own
-    connections (python-socketio hands them to local sockets before publishing); what
-    the others published is lost for it, so when its subscription comes back it tells
-    its connections to resynchronise (`resync`).
-    """
-
-    # Seconds between attempts to subscribe again: python-socketio doubles its wait up
-    # to 60 s, which would leave clients waiting long after Redis has returned.
-    RESUBSCRIBE_INTERVAL = 0.5
-
-    def __init__(self, url: str, channel: str, cache: LookupCache) -> None:
-        # No silent reconnects inside redis-py: a subscription that broke, however
-        # briefly, must be seen here (to resynchronise). And fail fast while Redis is
-        # down: a publish happens before the sender's ack.
-        super().__init__(url, channel=channel,
-                         redis_options={"socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 0)})
-        self.delivered = DeliveredMessages()
-        self.cache = cache
-
-    def _redis_listen_with_retries(self):
-        broken = False
-        while True:
-            try:
-                self._redis_connect()
-                self.pubsub.subscribe(self.channel)
-                if broken:
-                    broken = False
-                    log.warning("queue subscription is back; asking local clients to resynchronise")
-                    self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
-                yield from self.pubsub.listen()
-            except Exception as error:
-                if not broken:
-                    log.error("queue subscription lost: %s", error.__class__.__name__)
-                broken = True
-                time.sleep(self.RESUBSCRIBE_INTERVAL)
-
-    def _handle_emit(self, message: dict) -> None:
-        data = message.get("data")
-        payload = data[0] if isinstance(data, list) and len(data) == 1 and not message.get("binary") else None
-        event = message.get("event")
-        if event != "message":
-            self.cache.apply_event(event, payload, room_user_ids(message.get("room")))
-        skip = self.delivered.skip_sids(self, event, payload, message.get("namespace"),
-                                        message.get("room"), message.get("skip_sid"))
-        super()._handle_emit({**message, "skip_sid": skip})

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select
 
 from chat_service import create_app
 from chat_service.models import Message
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION
 from shared.database import normalize_database_url
 from shared.testing import TcpRelay
 
@@ -35,7 +35,7 @@ def outage_app(relay, postgresql_url, fake_auth):
     fake_auth.reset()
     app = create_app(make_config(relay.url, fake_auth.url))
     yield app
-    app.extensions[EXTENSION_KEY].shutdown()
+    app.extensions[EXTENSION].shutdown()
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def chat(outage_app, fake_auth):
     auth = Auth(client, fake_auth)
     alice, bob = auth.user("alice"), auth.user("bob")
     conversation = auth.befriend(alice, bob)
-    socket = outage_app.extensions[EXTENSION_KEY].socketio.test_client(outage_app, auth={"token": alice.token})
+    socket = outage_app.extensions[EXTENSION].socketio.test_client(outage_app, auth={"token": alice.token})
     assert socket.emit("send", {"conversation_id": conversation, "text": "before"}, callback=True)["ok"]
     yield client, alice, bob, conversation, socket
     socket.disconnect()

@@ -26,7 +26,7 @@ from typing import Callable
 import pytest
 import requests
 
-from shared.testing import PostgresCluster, RedisServer
+from shared.testing import PostgresCluster, RedisServer, wait_until
 
 from ..conftest import SUMMARY
 from .chat_load import (
@@ -39,7 +39,6 @@ from .chat_load import (
     delivery_figures,
     history,
     new_user,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.system, pytest.mark.faults]

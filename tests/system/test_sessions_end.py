@@ -12,7 +12,9 @@ import pytest
 import requests
 import socketio
 
-from .chat_load import PASSWORD, new_user, wait_until
+from shared.testing import wait_until
+
+from .chat_load import PASSWORD, new_user
 
 pytestmark = pytest.mark.system
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..backends import backends, caller, login_required
-from ..errors import back
+from ..backends import caller, login_required
+from ..clients import RequestRejected
+from ..forms import back
+from ..state import app_state
 from . import layout_context
 
 bp = Blueprint("friends", __name__)
@@ -16,7 +18,12 @@ MAX_QUERY = 32
 @bp.get("/friends")
 @login_required
 def index():
-    chat, auth = backends().chat, backends().auth
+    return _render()
+
+
+def _render(group: dict | None = None, status: int = 200):
+    """The Friends page; `group` carries a refused new-group form back (its input and error)."""
+    chat, auth = app_state().chat, app_state().auth
     context = layout_context()
     query = request.args.get("q", "").strip()[:MAX_QUERY]
     friends = chat.friends(caller())
@@ -32,8 +39,9 @@ def index():
          "request_id": relation.get(user["id"], ("none", None))[1]}
         for user in (auth.search_users(caller(), query) if query else [])
     ]
+    group = group or {"title": "", "members": [], "error": None}
     return render_template("friends.html", query=query, results=results, friends=friends,
-                           incoming=incoming, outgoing=outgoing, **context)
+                           incoming=incoming, outgoing=outgoing, group=group, **context), status
 
 
 @bp.post("/friends/requests")
@@ -43,7 +51,7 @@ def send_request():
     if not username:
         flash("Choose someone to add.", "error")
         return redirect(back(), code=303)
-    result = backends().chat.send_friend_request(caller(), username)
+    result = app_state().chat.send_friend_request(caller(), username)
     if "friend" in result:
         flash(f"You and {result['friend']['username']} are now friends.", "success")
     else:
@@ -54,7 +62,7 @@ def send_request():
 @bp.post("/friends/requests/<int:request_id>/accept")
 @login_required
 def accept_request(request_id: int):
-    result = backends().chat.accept_friend_request(caller(), request_id)
+    result = app_state().chat.accept_friend_request(caller(), request_id)
     flash(f"You and {result['friend']['username']} are now friends.", "success")
     return redirect(back(), code=303)
 
@@ -62,15 +70,23 @@ def accept_request(request_id: int):
 @bp.post("/friends/requests/<int:request_id>/decline")
 @login_required
 def decline_request(request_id: int):
-    backends().chat.decline_friend_request(caller(), request_id)
+    app_state().chat.decline_friend_request(caller(), request_id)
     flash("Request declined.", "info")
     return redirect(back(), code=303)
+
+
+@bp.post("/friends/<username>/remove")
+@login_required
+def remove_friend(username: str):
+    app_state().chat.remove_friend(caller(), username)
+    flash(f"You and {username} are no longer friends. Your chat stays, read-only.", "info")
+    return redirect(url_for("friends.index"), code=303)
 
 
 @bp.post("/friends/<username>/chat")
 @login_required
 def open_direct(username: str):
-    conversation = backends().chat.direct_conversation(caller(), username)
+    conversation = app_state().chat.direct_conversation(caller(), username)
     return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
 
 
@@ -79,8 +95,20 @@ def open_direct(username: str):
 def create_group():
     title = request.form.get("title", "").strip()
     members = [name for name in request.form.getlist("members") if name.strip()]
-    if not title or not members:
-        flash("A group needs a title and at least one friend.", "error")
-        return redirect(url_for("friends.index", _anchor="new-group"), code=303)
-    conversation = backends().chat.create_group(caller(), title, members)
-    return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+    group = {"title": title, "members": members, "error": None}
+    # A refused form comes back as it was typed, with the reason beside it (not in a toast).
+    if not title:
+        group["error"] = {"field": "title", "message": "Give the group a name."}
+    elif not members:
+        group["error"] = {"field": "members", "message": "Pick at least one friend."}
+    else:
+        try:
+            conversation = app_state().chat.create_group(caller(), title, members)
+        except RequestRejected as error:
+            if error.status != 422:
+                raise
+            field = "title" if "title" in error.fields else "members"
+            group["error"] = {"field": field, "message": error.fields.get(field) or error.message}
+        else:
+            return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+    return _render(group, 422)

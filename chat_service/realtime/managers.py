@@ -1,0 +1,121 @@
+"""Socket.IO client managers: delivery to this instance's connections, at most once per message."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import socketio
+from cachetools import FIFOCache
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..cache import LookupCache
+
+log = logging.getLogger(__name__)
+
+# Sent to every local connection when this instance's queue subscription is back after a
+# break: whatever other instances published meanwhile never reached it, so clients fetch
+# what they missed from the database (history `after=`, the conversation list).
+RESYNC_EVENT = "resync"
+
+
+class DeliveredMessages:
+    """Which `message` events this instance has sent to which of its connections.
+
+    A resent message (same client_id, its first ack lost) is published again, because
+    its first publish may have died with the instance between commit and publish;
+    connections that already had it must not get it twice.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        # (connection, message id) pairs remembered, oldest forgotten first.
+        self._sent: FIFOCache[tuple[str, int], None] = FIFOCache(limit)
+        self._lock = threading.Lock()
+
+    def skip_sids(self, manager: socketio.Manager, event: str, payload: Any, namespace: str | None,
+                  room: Any, skip_sid: Any) -> list:
+        """`skip_sid` plus the recipients that already had this message."""
+        skip = list(skip_sid) if isinstance(skip_sid, list) else [skip_sid]
+        if event != "message" or not isinstance(payload, dict) or "id" not in payload:
+            return skip
+        with self._lock:
+            for sid, _ in manager.get_participants(namespace or "/", room):
+                key = (sid, payload["id"])
+                if key in self._sent:
+                    skip.append(sid)
+                else:
+                    self._sent[key] = None
+        return skip
+
+
+class OnceManager(socketio.Manager):
+    """Delivery to this instance's connections: each message at most once per connection.
+
+    Used alone without Redis. With Redis it sits after python-socketio's pub/sub manager
+    in `OnceRedisManager`'s method order: that manager publishes an emit and then hands
+    it, and every emit arriving from other instances, to `Manager.emit` (through
+    `super()`) for local delivery -- which is this `emit`. So every delivery passes here
+    through the public emit signature, already decoded, without touching the queue's
+    message format.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivered = DeliveredMessages()
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        self.before_delivery(event, data)
+        skip = self.delivered.skip_sids(self, event, data, namespace, room, skip_sid)
+        return super().emit(event, data, namespace, room=room, skip_sid=skip, callback=callback, **kwargs)
+
+    def before_delivery(self, event: str, data: Any) -> None:
+        """Called for every event about to reach this instance's connections."""
+
+
+class OnceRedisManager(socketio.RedisManager, OnceManager):
+    """Instances joined by Redis: each delivers what arrives on the channel (its own
+    emits included) at most once per local connection, and drops from its lookup
+    cache what the events say has changed on any instance.
+
+    While Redis is down an instance still delivers its own emits to its own
+    connections (python-socketio hands them to local sockets before publishing); what
+    the others published is lost for it, so when its subscription comes back it tells
+    its connections to resynchronise (`resync`).
+    """
+
+    # Seconds between attempts to subscribe again: python-socketio doubles its wait up
+    # to 60 s, which would leave clients waiting long after Redis has returned.
+    RESUBSCRIBE_INTERVAL = 0.5
+
+    def __init__(self, url: str, channel: str, cache: LookupCache) -> None:
+        # No silent reconnects inside redis-py: a subscription that broke, however
+        # briefly, must be seen here (to resynchronise). And fail fast while Redis is
+        # down: a publish happens before the sender's ack.
+        super().__init__(url, channel=channel,
+                         redis_options={"socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 0)})
+        self.cache = cache
+
+    def _redis_listen_with_retries(self):
+        broken = False
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                if broken:
+                    broken = False
+                    log.warning("queue subscription is back; asking local clients to resynchronise")
+                    self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
+                yield from self.pubsub.listen()
+            except Exception as error:
+                if not broken:
+                    log.error("queue subscription lost: %s", error.__class__.__name__)
+                broken = True
+                time.sleep(self.RESUBSCRIBE_INTERVAL)
+
+    def before_delivery(self, event: str, data: Any) -> None:
+        if event != "message":
+            self.cache.apply_event(event, data)
