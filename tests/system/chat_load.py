@@ -19,7 +19,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable
 
 import requests
 import socketio
@@ -68,16 +68,6 @@ def history(base: str, user: dict, conversation_id: int, after: int = 0, session
             return messages
         after = page["messages"][-1]["id"]
     raise AssertionError(f"conversation {conversation_id} pages without end")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll `condition` until true; return the seconds it took. Fails after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 class LinkLost(Exception):

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared.testing import wait_until
+
 from .chat_load import (
     ChatClient,
     Outbox,
@@ -33,7 +35,6 @@ from .chat_load import (
     history,
     new_user,
     seconds_summary,
-    wait_until,
 )
 
 pytestmark = pytest.mark.system
