@@ -19,7 +19,7 @@ from .services.passwords import PasswordHasher, ScryptParams
 from .services.rate_limit import (LoginLimits, LoginRateLimiter, MemoryCounterStore, RedisCounterStore,
                                   RegistrationRateLimiter)
 from .services.tokens import TokenSettings
-from .state import EXTENSION, AuthState
+from .state import EXTENSION, AppState
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,16 @@ def create_app(config: Config | None = None) -> Flask:
     redis_client = (redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2)
                     if config.redis_url else None)
     store = RedisCounterStore(redis_client) if redis_client is not None else MemoryCounterStore()
-    app.extensions[EXTENSION] = AuthState(
+    app.extensions[EXTENSION] = AppState(
         config=config,
         hasher=PasswordHasher(ScryptParams(config.scrypt_n, config.scrypt_r, config.scrypt_p)),
         limiter=LoginRateLimiter(store, LoginLimits(
             per_account_and_address=config.login_failure_limit_user_address,
             per_address=config.login_failure_limit_ip, per_account=config.login_failure_limit_user,
             window=config.login_failure_window, backoff_max=config.login_backoff_max),
-            prefix=config.redis_key_prefix),
+            prefix=config.redis_prefix),
         registrations=RegistrationRateLimiter(store, limit=config.registration_limit_ip,
-                                              window=config.registration_window, prefix=config.redis_key_prefix),
+                                              window=config.registration_window, prefix=config.redis_prefix),
         tokens=TokenSettings(ring=config.key_ring, issuer=config.jwt_issuer, audience=config.jwt_audience,
                              access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl),
         redis=redis_client,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Mapping
@@ -11,10 +12,24 @@ from shared.config import ConfigError, env_bool, env_int, env_list, env_str, is_
 
 DEFAULT_DATABASE_URL = "sqlite:///auth.sqlite3"
 
+log = logging.getLogger(__name__)
+
 
 def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     """`DATABASE_URL`; the migrations read it without needing the rest of the config."""
     return env_str("DATABASE_URL", DEFAULT_DATABASE_URL, env)
+
+
+def redis_prefix_from_env(env: Mapping[str, str]) -> str:
+    """`REDIS_PREFIX`, the name chat_service uses too. `REDIS_KEY_PREFIX` is its old name
+    here (with the `:` separator included), still honoured so deployments keep working."""
+    if env.get("REDIS_PREFIX"):
+        return env_str("REDIS_PREFIX", "auth", env)
+    old = env.get("REDIS_KEY_PREFIX")
+    if old:
+        log.warning("REDIS_KEY_PREFIX is deprecated; set REDIS_PREFIX (without the trailing ':') instead")
+        return old.removesuffix(":")
+    return "auth"
 
 
 @dataclass(frozen=True)
@@ -22,8 +37,8 @@ class Config:
     key_ring: jwt.KeyRing
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
-    # Prefix of every Redis key this service writes, so it can share a Redis with other services.
-    redis_key_prefix: str = "auth:"
+    # Namespaces every Redis key this service writes (`<prefix>:...`), so stacks can share a Redis.
+    redis_prefix: str = "auth"
     jwt_issuer: str = "chat-auth"
     jwt_audience: str = "chat"
     allowed_origins: tuple[str, ...] = ()
@@ -57,7 +72,7 @@ class Config:
             key_ring=key_ring_from_env(source),
             database_url=database_url_from_env(source),
             redis_url=env_str("REDIS_URL", "", source) or None,
-            redis_key_prefix=env_str("REDIS_KEY_PREFIX", "auth:", source),
+            redis_prefix=redis_prefix_from_env(source),
             jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
             jwt_audience=env_str("JWT_AUDIENCE", "chat", source),
             allowed_origins=tuple(env_list("ALLOWED_ORIGINS", "", source)),

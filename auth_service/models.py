@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(TypeDecorator):
-    """Stored as naive UTC (the same on SQLite and PostgreSQL), handed out as aware UTC."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+from shared.sqltypes import UTCDateTime
+from shared.timestamps import utcnow
 
 
 class Base(DeclarativeBase):
@@ -48,7 +30,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254))
     email_normalized: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=False), default=utcnow)
 
 
 class RefreshToken(Base):
@@ -64,12 +46,7 @@ class RefreshToken(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE", name="fk_refresh_tokens_user_id"))
     family_id: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 UTC with `Z`, as the public contract writes timestamps."""
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=False), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=False))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=False), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=False), nullable=True)

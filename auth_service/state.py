@@ -16,7 +16,7 @@ EXTENSION = "auth_service"
 
 
 @dataclass(frozen=True)
-class AuthState:
+class AppState:
     config: Config
     hasher: PasswordHasher
     limiter: LoginRateLimiter
@@ -25,5 +25,5 @@ class AuthState:
     redis: redis.Redis | None
 
 
-def auth_state() -> AuthState:
+def app_state() -> AppState:
     return current_app.extensions[EXTENSION]

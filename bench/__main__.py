@@ -140,7 +140,7 @@ def started_stack(instances: int, redis: str, channel: str, run_dir: Path) -> It
             frontend_port=procinfo.listen_port(), chat_ports=[procinfo.listen_port() for _ in range(instances)],
             chat_instances=instances,
             auth_database_url=auth_db, chat_database_url=chat_db, redis_url=redis,
-            env={**SETUP_ENV, "REDIS_PREFIX": channel, "REDIS_KEY_PREFIX": f"{channel}:"},
+            env={**SETUP_ENV, "REDIS_PREFIX": channel},
             die_with_parent=True,
         )
         with stack:

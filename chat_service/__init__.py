@@ -16,7 +16,7 @@ from .auth_directory import AuthDirectory
 from .cache import LookupCache
 from .config import Config
 from .db import Database, close_session
-from .runtime import EXTENSION_KEY, Runtime
+from .state import EXTENSION, AppState
 
 
 def running_under_gevent() -> bool:
@@ -57,7 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl,
                               prefix=f"{config.redis_prefix}:presence")
                 if config.redis_url else LocalPresence())
-    app.extensions[EXTENSION_KEY] = Runtime(
+    app.extensions[EXTENSION] = AppState(
         config=config,
         socketio=socketio,
         database=Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size),

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import requests
 
 from shared.errors import Unavailable
+from shared.timestamps import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,3 @@ class AuthDirectory:
             log.warning("auth lookup returned an unexpected body")
             raise Unavailable("The user directory gave an unexpected answer.") from None
         return found
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

@@ -8,22 +8,24 @@ event cost a third of a message's CPU, so this process keeps them:
   conversation is created or, in a group, when someone joins -- both publish a
   `conversation` event, which drops the entry on every instance;
 - friendships, positive answers only: ending one publishes `friend_removed`, which
-  drops the entry on every instance. The Redis queue is at-most-once, so entries
+  drops the friendship entries on every instance. The Redis queue is at-most-once, so entries
   also expire after `friendship_ttl` seconds: a removed friend whose invalidation
   was lost can post for at most that long;
 - user payloads: written only by `users.remember_user`, which drops the entry when
   a username changes (a sender always passes it on this instance first).
 
 Invalidation runs when this process commits the change (`db.Database`) and when any
-instance's event arrives through the Socket.IO manager (`realtime`).
+instance's event arrives through the Socket.IO manager (`realtime/managers.py`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any, Callable
 
+from cachetools import LRUCache, TTLCache
 from sqlalchemy.orm import Session
 
 SESSION_KEY = "lookup_cache"
@@ -37,50 +39,31 @@ class ConversationFacts:
     member_ids: frozenset[int]
 
 
-class BoundedDict:
-    """A dict that forgets its oldest entries beyond `limit` (enough for a working set)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable) -> Any:
-        return self._items.get(key)
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self._items.pop(key, None)
-        self._items[key] = value
-        while len(self._items) > self.limit:
-            del self._items[next(iter(self._items))]
-
-    def pop(self, key: Hashable) -> None:
-        self._items.pop(key, None)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
 class LookupCache:
     def __init__(self, *, friendship_ttl: float = 5.0, limit: int = 50_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.friendship_ttl = friendship_ttl
-        self._clock = clock
-        self._conversations = BoundedDict(limit)
-        self._friendships = BoundedDict(limit)  # (low, high) -> expiry on `clock`
-        self._users = BoundedDict(limit)
+        # Bounded, least recently used first out: enough for the working set. cachetools'
+        # caches are not thread-safe; one lock covers all three (threading mode in tests).
+        self._lock = threading.Lock()
+        self._conversations: LRUCache[int, ConversationFacts] = LRUCache(limit)
+        self._friendships: TTLCache[tuple[int, int], bool] = TTLCache(limit, ttl=friendship_ttl, timer=clock)
+        self._users: LRUCache[int, dict[str, Any]] = LRUCache(limit)
         # Bumped by every friendship invalidation, so a read that raced one is not cached.
         self._friendship_generation = 0
 
     # --- conversations ---------------------------------------------------------------------
 
     def conversation(self, conversation_id: int) -> ConversationFacts | None:
-        return self._conversations.get(conversation_id)
+        with self._lock:
+            return self._conversations.get(conversation_id)
 
     def remember_conversation(self, facts: ConversationFacts) -> None:
-        self._conversations.put(facts.id, facts)
+        with self._lock:
+            self._conversations[facts.id] = facts
 
     def forget_conversation(self, conversation_id: int) -> None:
-        self._conversations.pop(conversation_id)
+        with self._lock:
+            self._conversations.pop(conversation_id, None)
 
     # --- friendships -----------------------------------------------------------------------
 
@@ -89,46 +72,43 @@ class LookupCache:
         return self._friendship_generation
 
     def are_friends(self, pair: tuple[int, int]) -> bool:
-        expires_at = self._friendships.get(pair)
-        return expires_at is not None and self._clock() < expires_at
+        with self._lock:
+            return pair in self._friendships
 
     def remember_friendship(self, pair: tuple[int, int], generation: int) -> None:
-        if generation == self._friendship_generation:
-            self._friendships.put(pair, self._clock() + self.friendship_ttl)
+        with self._lock:
+            if generation == self._friendship_generation:
+                self._friendships[pair] = True
 
-    def forget_friendship(self, a: int, b: int) -> None:
-        self._friendship_generation += 1
-        self._friendships.pop((min(a, b), max(a, b)))
+    def forget_friendships(self) -> None:
+        # All of them: an event names one side of the pair only (its payload's friend), and
+        # friendships end rarely; each cached pair costs one primary-key read to learn again.
+        with self._lock:
+            self._friendship_generation += 1
+            self._friendships.clear()
 
     # --- users -----------------------------------------------------------------------------
 
     def user_payload(self, user_id: int) -> dict[str, Any] | None:
-        return self._users.get(user_id)
+        with self._lock:
+            return self._users.get(user_id)
 
     def remember_user_payload(self, user_id: int, payload: dict[str, Any]) -> None:
-        self._users.put(user_id, payload)
+        with self._lock:
+            self._users[user_id] = payload
 
     def forget_user(self, user_id: int) -> None:
-        self._users.pop(user_id)
+        with self._lock:
+            self._users.pop(user_id, None)
 
     # --- invalidation by events ------------------------------------------------------------
 
-    def apply_event(self, name: str, payload: Any, recipient_ids: Iterable[int]) -> None:
+    def apply_event(self, name: str, payload: Any) -> None:
         """Drop what a published event says has changed (ours or another instance's)."""
         if name == "friend_removed":
-            friend_id = _nested_id(payload, "friend")
-            if friend_id is None:
-                return
-            for user_id in recipient_ids:
-                self.forget_friendship(user_id, friend_id)
+            self.forget_friendships()
         elif name == "conversation" and isinstance(payload, dict) and isinstance(payload.get("id"), int):
             self.forget_conversation(payload["id"])
-
-
-def _nested_id(payload: Any, key: str) -> int | None:
-    inner = payload.get(key) if isinstance(payload, dict) else None
-    value = inner.get("id") if isinstance(inner, dict) else None
-    return value if isinstance(value, int) else None
 
 
 def lookup_cache(session: Session) -> LookupCache:

@@ -1,14 +1,7 @@
-"""Engine and sessions (SQLAlchemy 2.0), and the one place events are published.
-
-Action functions queue events on their session (`queue_event`); they are handed
-to the publisher only after that session's transaction commits, and dropped on
-rollback, so nobody ever hears about a change that did not happen.
-"""
+"""Engine and sessions (SQLAlchemy 2.0); the session hands queued events (events.py) to
+the publisher after it commits, and drops them on rollback."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
 
 from flask import g
 from sqlalchemy import create_engine, event, text
@@ -19,42 +12,9 @@ from shared.database import normalize_database_url
 
 from .cache import SESSION_KEY as CACHE_SESSION_KEY
 from .cache import LookupCache
+from .events import PENDING_EVENTS, Publisher
 
-PENDING_EVENTS = "pending_events"
 AUTOCOMMIT_ENGINE = "autocommit_engine"
-USER_ROOM_PREFIX = "user:"
-
-
-@dataclass(frozen=True)
-class Event:
-    name: str
-    payload: dict[str, Any]
-    rooms: tuple[str, ...]
-
-
-Publisher = Callable[[list[Event]], None]
-
-
-def user_room(user_id: int) -> str:
-    return f"{USER_ROOM_PREFIX}{user_id}"
-
-
-def room_user_ids(rooms: Iterable[str] | str | None) -> list[int]:
-    """The user ids of `user:<id>` rooms (as an emit names them: one room or a list)."""
-    if isinstance(rooms, str):
-        rooms = [rooms]
-    ids = []
-    for room in rooms or ():
-        if isinstance(room, str) and room.startswith(USER_ROOM_PREFIX) and room[len(USER_ROOM_PREFIX):].isdigit():
-            ids.append(int(room[len(USER_ROOM_PREFIX):]))
-    return ids
-
-
-def queue_event(session: Session, name: str, payload: dict[str, Any], user_ids: Iterable[int]) -> None:
-    """Publish `name` to every connection of `user_ids` once this session commits."""
-    rooms = tuple(user_room(uid) for uid in sorted(set(user_ids)))
-    if rooms:
-        session.info.setdefault(PENDING_EVENTS, []).append(Event(name, payload, rooms))
 
 
 def autocommit_engine(session: Session) -> Engine | None:
@@ -130,8 +90,8 @@ class Database:
         events = session.info.pop(PENDING_EVENTS, None)
         if events:
             # Before anyone hears of the change, so this process acts on it at once.
-            for event in events:
-                self.cache.apply_event(event.name, event.payload, room_user_ids(event.rooms))
+            for queued in events:
+                self.cache.apply_event(queued.name, queued.payload)
             self._publish(events)
 
     @staticmethod
@@ -148,12 +108,12 @@ class Database:
             self.autocommit_engine.dispose()
 
 
-def get_session() -> Session:
+def session() -> Session:
     """The session of the current request or socket event (closed at teardown)."""
     if "db_session" not in g:
-        from .runtime import runtime
+        from .state import app_state
 
-        g.db_session = runtime().database.sessionmaker()
+        g.db_session = app_state().database.sessionmaker()
     return g.db_session
 
 

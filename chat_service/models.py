@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, UniqueConstraint, func)
+from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.sqltypes import UTCDateTime
+from shared.timestamps import utcnow
 
 # Message ids may outgrow 32 bits; SQLite only autoincrements an INTEGER primary key.
 MessageId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(timezone.utc) if value is not None else None
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -43,9 +25,14 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
+
+
+def ordered_pair(a: int, b: int) -> tuple[int, int]:
+    """Two user ids as a friendship, a friend request and a direct conversation store them: smaller first."""
+    return (a, b) if a < b else (b, a)
 
 
 class Friendship(Base):
@@ -54,7 +41,7 @@ class Friendship(Base):
     __tablename__ = "friendships"
     user_low_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     user_high_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
         CheckConstraint("user_low_id < user_high_id", name="ck_friendships_ordered"),
@@ -75,7 +62,7 @@ class FriendRequest(Base):
     to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     user_low_id: Mapped[int] = mapped_column(Integer)
     user_high_id: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("user_low_id", "user_high_id", name="uq_friend_requests_pair"),
@@ -93,10 +80,10 @@ class Conversation(Base):
     direct_user_low_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     direct_user_high_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Denormalised so the conversation list needs no per-conversation query.
     last_message_id: Mapped[int | None] = mapped_column(MessageId)
-    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("direct_user_low_id", "direct_user_high_id", name="uq_conversations_direct_pair"),
@@ -109,7 +96,7 @@ class Member(Base):
     __tablename__ = "conversation_members"
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Id of the newest message this member has read; only ever moves forward.
     last_read_message_id: Mapped[int] = mapped_column(MessageId, default=0)
 
@@ -123,7 +110,7 @@ class Message(Base):
     sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
         # Idempotent sends: a sender's client_id names one message, whatever the race.

@@ -7,11 +7,11 @@ from shared.logging import configure_logging
 
 from . import create_app
 from .config import Config
-from .runtime import EXTENSION_KEY
+from .state import EXTENSION
 
 config = Config.from_env()
 configure_logging("chat_service", config.log_level)
 app = create_app(config)
 # On SIGTERM gunicorn lets requests finish and the worker exits: drop this
 # instance's presence so the survivors announce its users offline at once.
-atexit.register(app.extensions[EXTENSION_KEY].shutdown)
+atexit.register(app.extensions[EXTENSION].shutdown)

@@ -129,7 +129,7 @@ def render_compose() -> str:
     """The config baked into the gateway image (nginx >= 1.27.3 for `resolve`)."""
 
     def servers(service: str) -> list[str]:
-        return [f"zone {service} 64k;", f"server {service}:{COMPOSE_PORTS[service]} resolve;"]
+        return [f"server {service}:{COMPOSE_PORTS[service]} resolve;"]
 
     return render(
         {

@@ -5,7 +5,12 @@ Imports SQLAlchemy/Alembic lazily: web_frontend installs `shared` without them.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+Action = TypeVar("Action", bound=Callable[..., Any])
+_IN_ACTION = "in_action"
 
 
 def normalize_database_url(url: str) -> str:
@@ -15,6 +20,30 @@ def normalize_database_url(url: str) -> str:
     if scheme in {"postgres", "postgresql"}:
         return f"postgresql+psycopg2{sep}{rest}"
     return url
+
+
+def transaction(action: Action) -> Action:
+    """An action's one transaction (its first argument is the SQLAlchemy session):
+    committed when the action returns, rolled back when it raises, so what it
+    changed -- and the events it queued -- happen entirely or not at all. An action
+    called by another joins the caller's transaction."""
+
+    @functools.wraps(action)
+    def run(session, *args: Any, **kwargs: Any) -> Any:
+        if session.info.get(_IN_ACTION):
+            return action(session, *args, **kwargs)
+        session.info[_IN_ACTION] = True
+        try:
+            result = action(session, *args, **kwargs)
+            session.commit()
+            return result
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.info.pop(_IN_ACTION, None)
+
+    return run  # type: ignore[return-value]
 
 
 def alembic_config(service_dir: Path, database_url: str):

@@ -55,6 +55,12 @@ class NotFound(ApiError):
     status, code, message = 404, "not_found", "Not found."
 
 
+class InternalError(ApiError):
+    """What a client sees of a bug: no details, the same envelope."""
+
+    status, code, message = 500, "internal_error", "Something went wrong."
+
+
 class MethodNotAllowed(ApiError):
     status, code, message = 405, "method_not_allowed", "Method not allowed."
 
@@ -127,9 +133,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unhandled error")
-        response = jsonify({"error": {"code": "internal_error", "message": "Something went wrong."}})
-        response.status_code = 500
-        return response
+        return error_response(InternalError())
 
 
 def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import os
 import secrets
 import shutil
 import socket
+import threading
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -98,3 +100,54 @@ def temporary_postgres_database(prefix: str) -> Iterator[str]:
                 cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             conn.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> float:
+    """Poll `condition` until it is true; the seconds it took. Fails the test after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+class SocketEvents:
+    """Every event a Socket.IO test client receives, in order, for a test to wait on."""
+
+    def __init__(self, client: Any) -> None:
+        self.received: list[tuple[str, Any]] = []
+        self._arrived = threading.Condition()
+        client.on("*", self._on_event)
+
+    def _on_event(self, name: str, data: Any = None) -> None:
+        with self._arrived:
+            self.received.append((name, data))
+            self._arrived.notify_all()
+
+    def wait_for(self, name: str, match: Callable[[Any], bool] = lambda _data: True,
+                 timeout: float = 10.0) -> Any:
+        """The data of the first `name` event that matches, taken off the list (waits for it)."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for index, (event, data) in enumerate(self.received):
+                    if event == name and match(data):
+                        del self.received[index]
+                        return data
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no matching {name!r} event within {timeout:g} s; got {self.received}")
+                self._arrived.wait(remaining)
+
+
+# The flaskr-style fixtures of a service's tests; its conftest provides `make_app`
+# (a factory of configured apps) and imports these.
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

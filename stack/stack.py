@@ -219,10 +219,6 @@ class Stack:
         return f"http://{HOST}:{self.auth_port}"
 
     @property
-    def frontend_url(self) -> str:
-        return f"http://{HOST}:{self.frontend_port}"
-
-    @property
     def chat_urls(self) -> list[str]:
         return [f"http://{HOST}:{port}" for port in self.chat_ports]
 

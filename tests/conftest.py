@@ -42,8 +42,8 @@ def isolated_redis_url() -> tuple[str, dict[str, str]]:
     parts = urlsplit(require_redis())
     url = urlunsplit((parts.scheme, parts.netloc, f"/{1 + secrets.randbelow(15)}", parts.query, ""))
     tag = secrets.token_hex(4)
-    # chat_service: REDIS_PREFIX (channel + presence keys); auth_service: REDIS_KEY_PREFIX (rate limits).
-    return url, {"REDIS_PREFIX": f"test-chat-{tag}", "REDIS_KEY_PREFIX": f"test-auth-{tag}:"}
+    # Every service namespaces its keys and channels as `<REDIS_PREFIX>:<its own names>`.
+    return url, {"REDIS_PREFIX": f"test-{tag}"}
 
 
 @contextmanager

@@ -18,13 +18,13 @@ from . import assets, backends, csrf, errors
 from .clients.auth import AuthClient
 from .clients.chat import ChatClient
 from .config import Config
+from .state import EXTENSION, AppState
 
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config.update(
-        FRONTEND=config,
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_NAME="web_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -37,7 +37,8 @@ def create_app(config: Config | None = None) -> Flask:
         # request.remote_addr becomes the browser's address, which is what the
         # backends must see (auth rate-limits failed logins per client address).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trust_proxy)
-    app.extensions["backends"] = backends.Backends(
+    app.extensions[EXTENSION] = AppState(
+        config=config,
         auth=AuthClient(config.auth_service_url, config.request_timeout),
         chat=ChatClient(config.chat_service_url, config.request_timeout),
     )

@@ -1,28 +1,16 @@
-"""The backend clients of the running app, and the browser they act for."""
+"""The browser the backend calls act for: its tokens, its user, the cookies passed back to it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable
 
-from flask import current_app, g, request
+from flask import g, request
 
 from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, request_origin
 
 from .clients import Caller, CookieGrant, Unauthenticated
-from .clients.auth import AuthClient
-from .clients.chat import ChatClient
-
-
-@dataclass(frozen=True)
-class Backends:
-    auth: AuthClient
-    chat: ChatClient
-
-
-def backends() -> Backends:
-    return current_app.extensions["backends"]
+from .state import app_state
 
 
 def caller() -> Caller:
@@ -56,7 +44,7 @@ def current_user() -> dict[str, Any]:
     """The logged-in user; an expired access token is refreshed once, invisibly. Raises Unauthenticated."""
     if "user" in g:
         return g.user
-    auth = backends().auth
+    auth = app_state().auth
     if caller().access_token:
         try:
             g.user = auth.me(caller())
@@ -83,7 +71,7 @@ def login_required(view: Callable) -> Callable:
 def clear_auth_cookies(response):
     for name in (ACCESS_COOKIE, REFRESH_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="Lax",
-                               secure=current_app.config["FRONTEND"].cookie_secure)
+                               secure=app_state().config.cookie_secure)
     return response
 
 

@@ -1,35 +1,27 @@
-"""CSRF tokens for our own forms: a random token in the signed Flask session, echoed by every form."""
+"""CSRF protection for our own forms (Flask-WTF's CSRFProtect).
+
+Every unsafe request must carry `csrf_token`, a signed copy of a random token kept in
+the browser's signed Flask session; templates render it with `csrf_token()`. The
+token is replaced whenever the user behind the session changes (login, logout), so a
+token planted in or read from a browser before login is worth nothing after it.
+"""
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from flask import Flask, current_app, g, session
+from flask_wtf.csrf import CSRFProtect
 
-from flask import Flask, request, session
-
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-FIELD = "csrf_token"
-
-
-class CsrfFailure(Exception):
-    """A form came back without the token this browser was given."""
-
-
-def csrf_token() -> str:
-    if FIELD not in session:
-        session[FIELD] = secrets.token_urlsafe(32)
-    return session[FIELD]
+protect = CSRFProtect()
 
 
 def install(app: Flask) -> None:
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    # The token lives as long as the session: a form left open for hours still posts.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    protect.init_app(app)
 
-    @app.before_request
-    def _check_csrf() -> None:
-        # No route, no form: let routing answer 404/405 rather than a CSRF redirect.
-        if request.method not in UNSAFE_METHODS or request.url_rule is None:
-            return
-        expected = session.get(FIELD)
-        sent = request.form.get(FIELD, "")
-        if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
-            raise CsrfFailure()
+
+def rotate_csrf_token() -> None:
+    """Forget this session's token; the next page rendered gets a new one."""
+    field = current_app.config["WTF_CSRF_FIELD_NAME"]
+    session.pop(field, None)
+    g.pop(field, None)

@@ -6,16 +6,20 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from shared.errors import Unauthorized, ValidationError, error_response, json_object
+from shared.errors import Unauthorized, error_response, json_object
 from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, authenticate, check_csrf
+from shared.timestamps import format_timestamp
+from shared.validation import Fields, Text
 
 from .. import db
-from ..models import User, iso
+from ..models import User
 from ..services import tokens, users
-from ..state import auth_state
+from ..state import app_state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+REFRESH_BODY = Fields(refresh_token=Text(max_length=1024, required=False))
 
 # One message for an unknown user and a wrong password, so neither reveals which.
 BAD_CREDENTIALS = "Wrong username or password."
@@ -23,7 +27,7 @@ BAD_CREDENTIALS = "Wrong username or password."
 
 @bp.post("/register")
 def register():
-    state = auth_state()
+    state = app_state()
     check_csrf(request, state.config.allowed_origins, require_origin=False)
     state.registrations.check(request.remote_addr or "unknown")
     username, email, password = users.validate_registration(json_object(request))
@@ -34,7 +38,7 @@ def register():
 
 @bp.post("/login")
 def login():
-    pair = tokens.start_session(db.session(), auth_state().tokens, _check_credentials())
+    pair = tokens.start_session(db.session(), app_state().tokens, _check_credentials())
     response = jsonify(_session_body(pair))
     _set_session_cookies(response, pair)
     return response
@@ -42,13 +46,13 @@ def login():
 
 @bp.post("/token")
 def token():
-    pair = tokens.start_session(db.session(), auth_state().tokens, _check_credentials())
+    pair = tokens.start_session(db.session(), app_state().tokens, _check_credentials())
     return _token_body(pair)
 
 
 @bp.post("/refresh")
 def refresh():
-    state = auth_state()
+    state = app_state()
     body_token = _refresh_token_from_body()
     if body_token is not None:
         return _token_body(tokens.rotate(db.session(), state.tokens, body_token))
@@ -70,7 +74,7 @@ def refresh():
 
 @bp.post("/logout")
 def logout():
-    state = auth_state()
+    state = app_state()
     raw = _refresh_token_from_body()
     if raw is None and (REFRESH_COOKIE in request.cookies or ACCESS_COOKIE in request.cookies):
         check_csrf(request, state.config.allowed_origins)
@@ -84,7 +88,7 @@ def logout():
 
 @bp.get("/me")
 def me():
-    state = auth_state()
+    state = app_state()
     identity = authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
                             audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins)
     user = users.get_by_id(db.session(), identity.user_id)
@@ -95,7 +99,7 @@ def me():
 
 def _check_credentials() -> User:
     """The user named by the request's credentials (HTTP Basic or JSON), or 401/429."""
-    state = auth_state()
+    state = app_state()
     check_csrf(request, state.config.allowed_origins, require_origin=False)
     basic = request.authorization
     if basic is not None and basic.type == "basic":
@@ -116,16 +120,11 @@ def _check_credentials() -> User:
 
 
 def _refresh_token_from_body() -> str | None:
-    value = json_object(request, required=False).get("refresh_token")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or not users.is_clean_text(value):
-        raise ValidationError(fields={"refresh_token": "must be a non-empty string"})
-    return value
+    return REFRESH_BODY.check(json_object(request, required=False))["refresh_token"]
 
 
 def _session_body(pair: tokens.TokenPair) -> dict:
-    return {"user": users.public_view(pair.user), "access_expires_at": iso(pair.access_expires_at)}
+    return {"user": users.public_view(pair.user), "access_expires_at": format_timestamp(pair.access_expires_at)}
 
 
 def _token_body(pair: tokens.TokenPair) -> dict:
@@ -133,13 +132,13 @@ def _token_body(pair: tokens.TokenPair) -> dict:
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,
         "token_type": "Bearer",
-        "expires_in": auth_state().tokens.access_ttl,
+        "expires_in": app_state().tokens.access_ttl,
         "user": users.public_view(pair.user),
     }
 
 
 def _set_session_cookies(response: Response, pair: tokens.TokenPair) -> None:
-    state = auth_state()
+    state = app_state()
     # Path=/ for both: pages anywhere on the site refresh through the gateway's /auth/refresh.
     for name, value, max_age in (
         (ACCESS_COOKIE, pair.access_token, state.tokens.access_ttl),
@@ -150,6 +149,6 @@ def _set_session_cookies(response: Response, pair: tokens.TokenPair) -> None:
 
 
 def _clear_session_cookies(response: Response) -> None:
-    secure = auth_state().config.cookie_secure
+    secure = app_state().config.cookie_secure
     for name in (ACCESS_COOKIE, REFRESH_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="Lax", secure=secure)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from shared.errors import Unavailable
 
 from ..db import database
-from ..state import auth_state
+from ..state import app_state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -27,7 +27,7 @@ def healthz():
     except SQLAlchemyError:
         log.warning("health check: database unreachable", exc_info=True)
         raise Unavailable("The database is unavailable.") from None
-    client = auth_state().redis
+    client = app_state().redis
     if client is not None:
         try:
             client.ping()

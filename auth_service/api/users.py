@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from shared.errors import NotFound, ValidationError
+from shared.errors import NotFound
 from shared.request_auth import authenticate
+from shared.validation import Fields, QueryInt, Text
 
 from .. import db
 from ..services import users
-from ..state import auth_state
+from ..state import app_state
 
 bp = Blueprint("users", __name__, url_prefix="/auth/users")
 
 SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX = 20, 50
+SEARCH = Fields(q=Text(max_length=users.SEARCH_QUERY_MAX),
+                limit=QueryInt(1, SEARCH_LIMIT_MAX, default=SEARCH_LIMIT_DEFAULT))
 
 
 def _require_identity() -> None:
-    state = auth_state()
+    state = app_state()
     authenticate(request, state.tokens.ring, issuer=state.config.jwt_issuer,
                  audience=state.config.jwt_audience, allowed_origins=state.config.allowed_origins)
 
@@ -25,19 +28,8 @@ def _require_identity() -> None:
 @bp.get("")
 def search():
     _require_identity()
-    query = request.args.get("q", "")
-    raw_limit = request.args.get("limit", str(SEARCH_LIMIT_DEFAULT))
-    errors = {}
-    if not query.strip():
-        errors["q"] = "is required"
-    elif len(query) > users.SEARCH_QUERY_MAX or not users.is_clean_text(query):
-        errors["q"] = f"must be at most {users.SEARCH_QUERY_MAX} characters of text"
-    limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() else 0
-    if not 1 <= limit <= SEARCH_LIMIT_MAX:
-        errors["limit"] = f"must be an integer from 1 to {SEARCH_LIMIT_MAX}"
-    if errors:
-        raise ValidationError(fields=errors)
-    return {"users": [users.public_view(u) for u in users.search(db.session(), query, limit)]}
+    query = SEARCH.check(request.args)
+    return {"users": [users.public_view(u) for u in users.search(db.session(), query["q"], query["limit"])]}
 
 
 @bp.get("/<username>")

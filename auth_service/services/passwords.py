@@ -2,6 +2,13 @@
 
 Stored form: `scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>`, so the cost can
 be raised later and old hashes upgraded on the next successful login.
+
+Why not a hashing library (passlib, argon2-cffi): `hashlib.scrypt` is OpenSSL's
+memory-hard KDF, already in every Python we run, so there is no C extension to
+build or pin. What such a library would add is exactly what the ~40 lines here do:
+parameters and a random salt stored with each hash (`_parse`), a constant-time
+comparison (`hmac.compare_digest`) and an upgrade when the configured cost rises
+(`needs_rehash`, applied by `users.authenticate` after a successful login).
 """
 
 from __future__ import annotations

@@ -181,13 +181,13 @@ class LoginAttempt:
 
 
 class LoginRateLimiter:
-    def __init__(self, store: CounterStore, limits: LoginLimits, *, prefix: str = "") -> None:
+    def __init__(self, store: CounterStore, limits: LoginLimits, *, prefix: str = "auth") -> None:
         self.store = store
         self.limits = limits
         self.prefix = prefix
 
     def _key(self, kind: str, *parts: str) -> str:
-        return f"{self.prefix}login:{kind}:{_digest(*parts)}"
+        return f"{self.prefix}:login:{kind}:{_digest(*parts)}"
 
     def begin(self, username: str, address: str) -> LoginAttempt:
         """Count an attempt before its password is checked; 429 when it may not be checked."""
@@ -219,7 +219,7 @@ class LoginRateLimiter:
 
 
 class RegistrationRateLimiter:
-    def __init__(self, store: CounterStore, *, limit: int, window: int, prefix: str = "") -> None:
+    def __init__(self, store: CounterStore, *, limit: int, window: int, prefix: str = "auth") -> None:
         self.store = store
         self.limit = limit
         self.window = window
@@ -227,6 +227,6 @@ class RegistrationRateLimiter:
 
     def check(self, address: str) -> None:
         """Count a registration from `address`; 429 over the limit."""
-        ((count, left),) = self.store.hit([f"{self.prefix}register:{_digest(address)}"], self.window)
+        ((count, left),) = self.store.hit([f"{self.prefix}:register:{_digest(address)}"], self.window)
         if count > self.limit:
             raise RateLimited(math.ceil(left), "Too many accounts created from this address; try again later.")

@@ -18,9 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared import jwt
+from shared.database import transaction
 from shared.errors import Unauthorized
+from shared.timestamps import format_timestamp, utcnow
 
-from ..models import RefreshToken, User, iso, utcnow
+from ..models import RefreshToken, User
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,6 @@ class TokenPair:
     access_token: str
     access_expires_at: datetime
     refresh_token: str
-    refresh_expires_at: datetime
 
 
 def hash_refresh_token(raw: str) -> str:
@@ -56,24 +57,24 @@ def access_token(settings: TokenSettings, user: User) -> tuple[str, datetime]:
         audience=settings.audience,
         lifetime_seconds=settings.access_ttl,
         # created_at lets chat_service fill its copy of the user without asking us.
-        extra={"name": user.username, "created_at": iso(user.created_at), "typ": "access"},
+        extra={"name": user.username, "created_at": format_timestamp(user.created_at), "typ": "access"},
     )
     return jwt.encode(claims, settings.ring), datetime.fromtimestamp(claims["exp"], timezone.utc)
 
 
 def _issue(session: Session, settings: TokenSettings, user: User, family_id: str) -> TokenPair:
-    """Add a refresh token to `family_id` and commit the transaction."""
+    """Add a refresh token to `family_id`."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     refresh = RefreshToken(token_hash=hash_refresh_token(raw), user_id=user.id, family_id=family_id,
                            created_at=now, expires_at=now + timedelta(seconds=settings.refresh_ttl))
     session.add(refresh)
-    session.commit()
     token, access_expires_at = access_token(settings, user)
     return TokenPair(user=user, access_token=token, access_expires_at=access_expires_at,
-                     refresh_token=raw, refresh_expires_at=refresh.expires_at)
+                     refresh_token=raw)
 
 
+@transaction
 def start_session(session: Session, settings: TokenSettings, user: User) -> TokenPair:
     """A fresh pair for a login: a new refresh-token family."""
     return _issue(session, settings, user, family_id=secrets.token_hex(16))
@@ -81,6 +82,16 @@ def start_session(session: Session, settings: TokenSettings, user: User) -> Toke
 
 def rotate(session: Session, settings: TokenSettings, raw: str) -> TokenPair:
     """Spend `raw` and return the next pair of its family; 401 if it cannot be spent."""
+    pair = _spend(session, settings, raw)
+    if pair is None:
+        raise Unauthorized(INVALID_REFRESH)
+    return pair
+
+
+@transaction
+def _spend(session: Session, settings: TokenSettings, raw: str) -> TokenPair | None:
+    """The next pair, or None when `raw` cannot be spent -- then, if it was spent
+    before (a stolen copy), its whole family is revoked, and that is committed."""
     token_hash = hash_refresh_token(raw)
     now = utcnow()
     # Conditional UPDATE: of two concurrent refreshes with one token, only one sees rowcount 1.
@@ -99,8 +110,7 @@ def rotate(session: Session, settings: TokenSettings, raw: str) -> TokenPair:
     if token is not None and (token.used_at is not None or token.revoked_at is not None):
         _revoke_family(session, token.family_id, now)
         log.warning("refresh token reuse; family revoked", extra={"user_id": token.user_id})
-    session.commit()
-    raise Unauthorized(INVALID_REFRESH)
+    return None
 
 
 def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
@@ -112,9 +122,9 @@ def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
     )
 
 
+@transaction
 def revoke(session: Session, raw: str) -> None:
     """Revoke the family `raw` belongs to (logout); nothing happens for an unknown token."""
     family_id = session.scalar(select(RefreshToken.family_id).where(RefreshToken.token_hash == hash_refresh_token(raw)))
     if family_id is not None:
         _revoke_family(session, family_id, utcnow())
-        session.commit()

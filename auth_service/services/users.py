@@ -9,9 +9,12 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict, ValidationError
+from shared.database import transaction
+from shared.errors import Conflict
+from shared.timestamps import format_timestamp
+from shared.validation import Fields, Text
 
-from ..models import User, iso
+from ..models import User
 from .passwords import PasswordHasher
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,32}")
@@ -25,56 +28,29 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 SEARCH_QUERY_MAX = 64
 
 
-def is_clean_text(value: str) -> bool:
-    """No NUL (PostgreSQL refuses it) and no lone surrogates (not encodable as UTF-8)."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text_field(data: dict[str, Any], name: str, errors: dict[str, str]) -> str | None:
-    value = data.get(name)
-    if value is None:
-        errors[name] = "is required"
-    elif not isinstance(value, str):
-        errors[name] = "must be a string"
-    elif not is_clean_text(value):
-        errors[name] = "contains characters that are not allowed"
-    else:
-        return value
-    return None
+REGISTRATION = Fields(
+    username=Text(min_length=3, max_length=32, pattern=USERNAME_RE,
+                  problem="must be 3-32 characters: letters, digits, '_', '.', '-'"),
+    email=Text(max_length=EMAIL_MAX, pattern=EMAIL_RE, problem="must be a valid email address"),
+    password=Text(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, blank=True,
+                  problem=f"must be {PASSWORD_MIN}-{PASSWORD_MAX} characters"),
+)
+# Login takes any text: a wrong one is simply a failed login (401, like every other).
+CREDENTIALS = Fields(username=Text(min_length=0, max_length=64 * 1024, blank=True),
+                     password=Text(min_length=0, max_length=64 * 1024, blank=True))
 
 
 def validate_registration(data: dict[str, Any]) -> tuple[str, str, str]:
-    errors: dict[str, str] = {}
-    username = _text_field(data, "username", errors)
-    email = _text_field(data, "email", errors)
-    password = _text_field(data, "password", errors)
-    if username is not None and not USERNAME_RE.fullmatch(username):
-        errors["username"] = "must be 3-32 characters: letters, digits, '_', '.', '-'"
-    if email is not None and (len(email) > EMAIL_MAX or not EMAIL_RE.fullmatch(email)):
-        errors["email"] = "must be a valid email address"
-    if password is not None and not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        errors["password"] = f"must be {PASSWORD_MIN}-{PASSWORD_MAX} characters"
-    if errors:
-        raise ValidationError(fields=errors)
-    return username, email, password  # type: ignore[return-value]
+    values = REGISTRATION.check(data)
+    return values["username"], values["email"], values["password"]
 
 
 def validate_credentials(username: Any, password: Any) -> tuple[str, str]:
-    """Login input: any strings (a wrong one is simply a failed login)."""
-    errors: dict[str, str] = {}
-    username = _text_field({"username": username}, "username", errors)
-    password = _text_field({"password": password}, "password", errors)
-    if errors:
-        raise ValidationError(fields=errors)
-    return username, password  # type: ignore[return-value]
+    values = CREDENTIALS.check({"username": username, "password": password})
+    return values["username"], values["password"]
 
 
+@transaction
 def register(session: Session, hasher: PasswordHasher, username: str, email: str, password: str) -> User:
     user = User(
         username=username,
@@ -85,9 +61,10 @@ def register(session: Session, hasher: PasswordHasher, username: str, email: str
     )
     session.add(user)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         # The unique columns decide, so two racing registrations cannot both succeed.
+        # The failed insert spoilt the transaction; a fresh one finds which value was taken.
         session.rollback()
         fields = {}
         if session.scalar(select(User.id).where(User.username_normalized == username.lower())) is not None:
@@ -98,6 +75,7 @@ def register(session: Session, hasher: PasswordHasher, username: str, email: str
     return user
 
 
+@transaction
 def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User | None:
     """The user these credentials belong to, or None (unknown user and wrong password alike)."""
     user = session.scalar(select(User).where(User.username_normalized == username.lower()))
@@ -108,7 +86,6 @@ def authenticate(session: Session, hasher: PasswordHasher, username: str, passwo
         return None
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
-        session.commit()
     return user
 
 
@@ -140,7 +117,7 @@ def search(session: Session, query: str, limit: int) -> list[User]:
 
 
 def public_view(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "created_at": iso(user.created_at)}
+    return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
 
 
 def private_view(user: User) -> dict[str, Any]:

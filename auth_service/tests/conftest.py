@@ -20,7 +20,7 @@ from auth_service.db import EXTENSION as DB_EXTENSION
 from auth_service.db import make_engine
 from auth_service.migrate import upgrade
 from shared import jwt
-from shared.testing import require_redis, temporary_postgres_database
+from shared.testing import app, client, require_redis, temporary_postgres_database  # noqa: F401 (fixtures)
 
 TEST_KEYS = jwt.KeyRing.from_spec("test:" + "k" * 48)
 ORIGIN = "http://localhost"  # the Flask test client's own origin
@@ -61,10 +61,10 @@ def database_url(request) -> str:
 def redis_settings() -> Iterator[dict]:
     """Config overrides for a real Redis, under a key prefix no other test uses."""
     url = require_redis()
-    prefix = f"auth-test-{secrets.token_hex(4)}:"
-    yield {"redis_url": url, "redis_key_prefix": prefix}
+    prefix = f"auth-test-{secrets.token_hex(4)}"
+    yield {"redis_url": url, "redis_prefix": prefix}
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     client.close()
 
@@ -86,16 +86,6 @@ def make_app(database_url):
     yield factory
     for app in apps:
         app.extensions[DB_EXTENSION].engine.dispose()
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 class AuthActions:

@@ -71,6 +71,16 @@ def test_config_from_env_reads_every_setting():
     assert (config.registration_limit_ip, config.registration_window) == (4, 60)
 
 
+@pytest.mark.parametrize(("env", "prefix"), [
+    ({}, "auth"),
+    ({"REDIS_PREFIX": "stack1"}, "stack1"),
+    ({"REDIS_KEY_PREFIX": "stack1:"}, "stack1"),  # the old name, with its separator
+    ({"REDIS_PREFIX": "new", "REDIS_KEY_PREFIX": "old:"}, "new"),
+])
+def test_redis_prefix_is_read_under_its_shared_name_and_its_old_one(env, prefix):
+    assert Config.from_env({"JWT_KEYS": KEYS, **env}).redis_prefix == prefix
+
+
 @pytest.mark.parametrize("env", [
     {"JWT_KEYS": KEYS, "PASSWORD_SCRYPT_N": "1000"},
     {"JWT_KEYS": KEYS, "ACCESS_TOKEN_TTL": "soon"},

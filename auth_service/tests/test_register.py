@@ -22,7 +22,7 @@ def test_register_returns_the_user_with_email(client, auth):
     assert set(user) == {"id", "username", "created_at", "email"}
     assert user["username"] == "Alice" and user["email"] == "Alice@Example.com"
     assert isinstance(user["id"], int)
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", user["created_at"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", user["created_at"])
 
 
 def test_password_is_stored_as_a_salted_scrypt_hash(app, auth):

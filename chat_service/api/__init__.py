@@ -7,9 +7,9 @@ from werkzeug.routing import IntegerConverter
 
 from shared.request_auth import access_token, authenticate
 
-from ..db import get_session
+from .. import db
 from ..models import User
-from ..runtime import runtime
+from ..state import app_state
 from ..services import users
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -31,11 +31,11 @@ class IdConverter(IntegerConverter):
 def _authenticate() -> None:
     if request.endpoint == "api.health":
         return
-    rt = runtime()
+    rt = app_state()
     identity = authenticate(request, rt.config.key_ring, issuer=rt.config.jwt_issuer,
                             audience=rt.config.jwt_audience, allowed_origins=rt.config.allowed_origins)
-    users.remember_identity(get_session(), identity.user_id, identity.username,
-                            identity.claims.get("created_at"), rt.known_users)
+    users.remember_identity(db.session(), identity.user_id, identity.username,
+                            identity.claims.get("created_at"))
     g.identity = identity
 
 
@@ -44,7 +44,7 @@ def current_user_id() -> int:
 
 
 def current_user() -> User:
-    return get_session().get(User, g.identity.user_id)
+    return db.session().get(User, g.identity.user_id)
 
 
 def caller_token() -> str:

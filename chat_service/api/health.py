@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 
 from shared.errors import Unavailable
 
-from ..runtime import runtime
+from ..state import app_state
 from . import api
 
 log = logging.getLogger(__name__)
@@ -16,7 +16,7 @@ probes = Blueprint("probes", __name__)
 
 
 def _check() -> dict:
-    rt = runtime()
+    rt = app_state()
     try:
         rt.database.ping()
     except Exception:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import Any
-
-import socketio
 from flask import Flask
 from flask_socketio import SocketIO
 
 from ..cache import LookupCache
 from ..config import Config
-from ..db import room_user_ids
+from .managers import OnceManager, OnceRedisManager
 from .origins import OriginPolicy
 
 
@@ -39,68 +34,3 @@ def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCa
         logger=False,
         engineio_logger=False,
     )
-
-
-class DeliveredMessages:
-    """Which `message` events this instance has sent to which of its connections.
-
-    A resent message (same client_id, its first ack lost) is published again, because
-    its first publish may have died with the instance between commit and publish;
-    connections that already had it must not get it twice.
-    """
-
-    def __init__(self, limit: int = 100_000) -> None:
-        self.limit = limit  # (connection, message id) pairs remembered, newest kept
-        self._sent: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def skip_sids(self, manager: socketio.Manager, event: str, payload: Any, namespace: str | None,
-                  room: Any, skip_sid: Any) -> list:
-        """`skip_sid` plus the recipients that already had this message."""
-        skip = list(skip_sid) if isinstance(skip_sid, list) else [skip_sid]
-        if event != "message" or not isinstance(payload, dict) or "id" not in payload:
-            return skip
-        with self._lock:
-            for sid, _ in manager.get_participants(namespace or "/", room):
-                key = (sid, payload["id"])
-                if key in self._sent:
-                    skip.append(sid)
-                else:
-                    self._sent[key] = None
-            while len(self._sent) > self.limit:
-                self._sent.popitem(last=False)
-        return skip
-
-
-class OnceManager(socketio.Manager):
-    """One instance without Redis: delivers each message at most once per connection."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.delivered = DeliveredMessages()
-
-    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
-        room = to or room
-        skip = self.delivered.skip_sids(self, event, data, namespace, room, skip_sid)
-        return super().emit(event, data, namespace, room=room, skip_sid=skip, callback=callback, **kwargs)
-
-
-class OnceRedisManager(socketio.RedisManager):
-    """Instances joined by Redis: each delivers what arrives on the channel (its own
-    emits included) at most once per local connection, and drops from its lookup
-    cache what the events say has changed on any instance."""
-
-    def __init__(self, url: str, channel: str, cache: LookupCache) -> None:
-        super().__init__(url, channel=channel)
-        self.delivered = DeliveredMessages()
-        self.cache = cache
-
-    def _handle_emit(self, message: dict) -> None:
-        data = message.get("data")
-        payload = data[0] if isinstance(data, list) and len(data) == 1 and not message.get("binary") else None
-        event = message.get("event")
-        if event != "message":
-            self.cache.apply_event(event, payload, room_user_ids(message.get("room")))
-        skip = self.delivered.skip_sids(self, event, payload, message.get("namespace"),
-                                        message.get("room"), message.get("skip_sid"))
-        super()._handle_emit({**message, "skip_sid": skip})

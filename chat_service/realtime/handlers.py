@@ -18,14 +18,15 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from redis import RedisError
 
 from shared import jwt
-from shared.errors import ApiError, BadRequest, Unauthorized
+from shared.errors import ApiError, BadRequest, InternalError, Unauthorized
 from shared.request_auth import ACCESS_COOKIE, verify_access_token
+from shared.validation import Id, check_field
 
-from ..db import get_session, user_room
-from ..runtime import runtime
+from .. import db
+from ..state import app_state
 from ..services import messages, presence, users
-from ..services.validation import positive_id
 from .connections import Connection
+from .rooms import user_room
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ Ack = dict[str, Any]
 
 
 def error_ack(error: ApiError) -> Ack:
-    return {"ok": False, "error": {"code": error.code, "message": error.message}}
+    """The REST error envelope (`fields` included) with `ok: false`."""
+    return {"ok": False, **error.to_dict()}
 
 
 def _refuse(code: str, message: str) -> ConnectionRefusedError:
@@ -56,13 +58,13 @@ def _count_presence(count: Callable[[int], bool], user_id: int, *, online: bool)
         log.warning("presence store unreachable", extra={"online": online})
         return
     if changed:
-        presence.announce(get_session(), user_id, online)
+        presence.announce(db.session(), user_id, online)
 
 
 def register_handlers(app: Flask, socketio: SocketIO) -> None:
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
-        rt = runtime()
+        rt = app_state()
         token = _handshake_token(auth)
         if token is None:
             raise _refuse("invalid_token", "An access token is required.")
@@ -77,8 +79,8 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         if expires_at <= time.time():
             # Inside the verifier's leeway, but a socket must not start on a spent token.
             raise _refuse("token_expired", "The access token has expired.")
-        users.remember_identity(get_session(), identity.user_id, identity.username,
-                                identity.claims.get("created_at"), rt.known_users)
+        users.remember_identity(db.session(), identity.user_id, identity.username,
+                                identity.claims.get("created_at"))
         join_room(user_room(identity.user_id))
         rt.connections.add(request.sid, Connection(identity.user_id, expires_at))
         rt.maintenance.ensure_started()
@@ -86,7 +88,7 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
 
     @socketio.on("disconnect")
     def on_disconnect(reason: Any = None) -> None:
-        rt = runtime()
+        rt = app_state()
         connection = rt.connections.remove(request.sid)
         if connection is None:
             return
@@ -96,7 +98,7 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         # Registered on the python-socketio server itself: Flask-SocketIO would push a
         # request context per event (a Request built from the environ, URL matching of
         # /socket.io/, the session), ~5% of a message's CPU. These handlers need only the
-        # app context (runtime(), the database session in `g`, closed at its teardown).
+        # app context (app_state(), the database session in `g`, closed at its teardown).
         def decorator(action: Callable[[Connection, dict], Ack]) -> Callable:
             @functools.wraps(action)
             def handler(sid: str, data: Any = None, *_ignored: Any) -> Ack:
@@ -110,7 +112,7 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         return decorator
 
     def _run(sid: str, action: Callable[[Connection, dict], Ack], data: Any) -> Ack:
-        rt = runtime()
+        rt = app_state()
         connection = rt.connections.get(sid)
         if connection is None:
             return error_ack(Unauthorized())
@@ -122,30 +124,29 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         try:
             return action(connection, data)
         except ApiError as error:
-            get_session().rollback()
             return error_ack(error)
 
     @event("send")
     def on_send(connection: Connection, data: dict) -> Ack:
-        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
-        result = messages.send_message(get_session(), connection.user_id, conversation_id, data.get("text"),
+        conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
+        result = messages.send_message(db.session(), connection.user_id, conversation_id, data.get("text"),
                                        data.get("client_id"))
         return {"ok": True, "message": result.message, "created": result.created}
 
     @event("typing")
     def on_typing(connection: Connection, data: dict) -> Ack:
-        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
-        messages.typing(get_session(), connection.user_id, conversation_id)
+        conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
+        messages.typing(db.session(), connection.user_id, conversation_id)
         return {"ok": True}
 
     @event("read")
     def on_read(connection: Connection, data: dict) -> Ack:
-        conversation_id = positive_id(data.get("conversation_id"), "conversation_id")
-        messages.mark_read(get_session(), connection.user_id, conversation_id, data.get("message_id"))
+        conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
+        messages.mark_read(db.session(), connection.user_id, conversation_id, data.get("message_id"))
         return {"ok": True}
 
     @socketio.on_error_default
     def on_unexpected_error(error: Exception) -> Ack:
         log.exception("socket event failed", exc_info=error)
-        get_session().rollback()
-        return {"ok": False, "error": {"code": "internal_error", "message": "Something went wrong."}}
+        db.session().rollback()
+        return error_ack(InternalError())

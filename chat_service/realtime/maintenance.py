@@ -4,26 +4,27 @@ instances), and disconnecting sockets whose access token has expired."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from flask import Flask
 from flask_socketio import SocketIO
 from redis import RedisError
 
-from ..runtime import EXTENSION_KEY
+from ..state import EXTENSION
 from ..services import presence as presence_actions
 from .connections import ConnectionRegistry
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Maintenance:
-    def __init__(self, app: Flask, socketio: SocketIO, connections: ConnectionRegistry, interval: float) -> None:
-        self.app = app
-        self.socketio = socketio
-        self.connections = connections
-        self.interval = interval
-        self._started = False
-        self._stopped = False
+    app: Flask
+    socketio: SocketIO
+    connections: ConnectionRegistry
+    interval: float  # seconds between rounds
+    _started: bool = field(default=False, init=False)
+    _stopped: bool = field(default=False, init=False)
 
     def ensure_started(self) -> None:
         if not self._started:
@@ -46,7 +47,7 @@ class Maintenance:
     def run_once(self) -> None:
         for sid in self.connections.expired_sids():
             self.socketio.server.disconnect(sid, namespace="/")
-        rt = self.app.extensions[EXTENSION_KEY]
+        rt = self.app.extensions[EXTENSION]
         try:
             went_offline = rt.presence.heartbeat()
         except RedisError:

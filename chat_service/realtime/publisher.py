@@ -6,7 +6,8 @@ import logging
 
 from flask_socketio import SocketIO
 
-from ..db import Event
+from ..events import Event
+from .rooms import user_room
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ class EventPublisher:
     def __call__(self, events: list[Event]) -> None:
         for event in events:
             try:
-                self.socketio.emit(event.name, event.payload, to=list(event.rooms), namespace="/")
+                self.socketio.emit(event.name, event.payload, to=[user_room(uid) for uid in event.user_ids],
+                                   namespace="/")
             except Exception:
                 # The change is committed; clients catch up from the database (after=<id>).
                 log.exception("could not publish event", extra={"event": event.name})

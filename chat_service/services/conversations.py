@@ -8,13 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import Forbidden, NotFound
+from shared.timestamps import utcnow
+from shared.validation import Text, check_field, invalid
 
 from ..cache import ConversationFacts, lookup_cache
-from ..db import queue_event
-from ..models import Conversation, Friendship, Member, Message, User, utcnow
+from ..events import queue_event
+from ..models import Conversation, Friendship, Member, Message, User, ordered_pair
 from .payloads import conversation_payload, message_payload
-from .validation import invalid, text_field, username_field
+from .validation import USERNAME
 
 MAX_GROUP_MEMBERS = 100
 
@@ -62,7 +65,7 @@ def _new_conversation_payload(conversation: Conversation, members: list[User]) -
 def get_or_create_direct(session: Session, me: User, other: User) -> int:
     """Id of the one direct conversation of this pair, created (with a `conversation`
     event to both) when missing. Race-safe through the unique ordered pair. Does not commit."""
-    low, high = sorted((me.id, other.id))
+    low, high = ordered_pair(me.id, other.id)
     lookup = select(Conversation.id).where(Conversation.direct_user_low_id == low,
                                            Conversation.direct_user_high_id == high)
     existing = session.scalar(lookup)
@@ -84,27 +87,28 @@ def get_or_create_direct(session: Session, me: User, other: User) -> int:
     return conversation.id
 
 
+@transaction
 def open_direct(session: Session, me: User, other: User) -> dict[str, Any]:
     """POST /api/conversations/direct: the conversation with a friend, created if needed."""
     if other.id == me.id:
-        raise invalid("username", "A direct conversation needs another user.")
-    if session.get(Friendship, tuple(sorted((me.id, other.id)))) is None:
+        raise invalid("username", "must name someone other than you")
+    if session.get(Friendship, ordered_pair(me.id, other.id)) is None:
         raise Forbidden("You can only talk directly with your friends.")
     conversation_id = get_or_create_direct(session, me, other)
-    session.commit()
     return conversation_views(session, me.id, conversation_id)[0]
 
 
+@transaction
 def create_group(session: Session, me: User, title: object, usernames: object) -> dict[str, Any]:
-    title = text_field(title, "title", max_length=100, strip=True)
+    title = check_field("title", Text(max_length=100, strip=True), title)
     if not isinstance(usernames, list) or not usernames:
-        raise invalid("members", "members must be a non-empty list of usernames.")
+        raise invalid("members", "must be a non-empty list of usernames")
     if len(usernames) > MAX_GROUP_MEMBERS:
-        raise invalid("members", f"A group has at most {MAX_GROUP_MEMBERS} members.")
-    wanted = {username_field(name, "members").lower() for name in usernames}
+        raise invalid("members", f"must list at most {MAX_GROUP_MEMBERS} usernames")
+    wanted = {check_field("members", USERNAME, name).lower() for name in usernames}
     wanted.discard(me.username.lower())
     if not wanted:
-        raise invalid("members", "A group needs at least one member besides you.")
+        raise invalid("members", "must name at least one user besides you")
     friend_id = Friendship.user_low_id + Friendship.user_high_id - me.id
     friends = list(session.scalars(
         select(User).join(Friendship, User.id == friend_id)
@@ -113,7 +117,7 @@ def create_group(session: Session, me: User, title: object, usernames: object) -
     ))
     missing = wanted - {f.username.lower() for f in friends}
     if missing:
-        raise invalid("members", "Every member must be your friend; not friends: " + ", ".join(sorted(missing)))
+        raise invalid("members", "must all be your friends; not friends: " + ", ".join(sorted(missing)))
     now = utcnow()
     conversation = Conversation(kind="group", title=title, created_by_id=me.id, created_at=now,
                                 last_activity_at=now)
@@ -123,7 +127,6 @@ def create_group(session: Session, me: User, title: object, usernames: object) -
     session.add_all([Member(conversation_id=conversation.id, user_id=u.id) for u in members])
     payload = _new_conversation_payload(conversation, members)
     queue_event(session, "conversation", payload, [u.id for u in members])
-    session.commit()
     return payload
 
 

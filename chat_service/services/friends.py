@@ -8,21 +8,18 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from shared.database import transaction
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.validation import invalid
 
-from ..db import queue_event
-from ..models import FriendRequest, Friendship, User
+from ..events import queue_event
+from ..models import FriendRequest, Friendship, User, ordered_pair
 from . import conversations
 from .payloads import request_payload, user_payload
-from .validation import invalid
-
-
-def ordered(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a < b else (b, a)
 
 
 def are_friends(session: Session, a: int, b: int) -> bool:
-    low, high = ordered(a, b)
+    low, high = ordered_pair(a, b)
     return session.get(Friendship, (low, high)) is not None
 
 
@@ -56,15 +53,16 @@ def list_requests(session: Session, user_id: int, direction: str) -> list[dict[s
     return [request_payload(r, s, t) for r, s, t in rows]
 
 
+@transaction
 def send_request(session: Session, me: User, target: User) -> tuple[str, dict[str, Any]]:
     """Ask `target` to be friends: ("requested", request) or, when they had
     already asked me, ("accepted", {friend, conversation_id})."""
     if target.id == me.id:
-        raise invalid("username", "You cannot send a friend request to yourself.")
-    for attempt in range(2):
+        raise invalid("username", "must name someone other than you")
+    for _ in range(2):
         if are_friends(session, me.id, target.id):
             raise Conflict("You are already friends.")
-        low, high = ordered(me.id, target.id)
+        low, high = ordered_pair(me.id, target.id)
         pending = session.scalars(
             select(FriendRequest).where(FriendRequest.user_low_id == low, FriendRequest.user_high_id == high)
         ).first()
@@ -73,16 +71,14 @@ def send_request(session: Session, me: User, target: User) -> tuple[str, dict[st
                 raise Conflict("A friend request is already pending.")
             return "accepted", accept_request(session, me, pending.id)
         request = FriendRequest(from_user_id=me.id, to_user_id=target.id, user_low_id=low, user_high_id=high)
-        session.add(request)
         try:
-            session.flush()
+            with session.begin_nested():
+                session.add(request)
         except IntegrityError:
             # The other user asked at the same moment (or we raced ourselves): look again.
-            session.rollback()
             continue
         payload = request_payload(request, me, target)
         queue_event(session, "friend_request", payload, [target.id])
-        session.commit()
         return "requested", payload
     raise Conflict("A friend request is already pending.")
 
@@ -100,16 +96,16 @@ def _claim(session: Session, request: FriendRequest) -> None:
     # Deleting is the claim: of two concurrent answers only one deletes the row.
     result = session.execute(delete(FriendRequest).where(FriendRequest.id == request.id))
     if result.rowcount != 1:
-        session.rollback()
         raise NotFound("No such pending friend request.")
 
 
+@transaction
 def accept_request(session: Session, me: User, request_id: int) -> dict[str, Any]:
     """Become friends with the request's sender; opens (or reuses) our direct conversation."""
     request = _pending_for_recipient(session, me, request_id)
     friend = session.get(User, request.from_user_id)
     _claim(session, request)
-    low, high = ordered(me.id, friend.id)
+    low, high = ordered_pair(me.id, friend.id)
     session.add(Friendship(user_low_id=low, user_high_id=high))
     session.flush()
     conversation_id = conversations.get_or_create_direct(session, me, friend)
@@ -117,25 +113,23 @@ def accept_request(session: Session, me: User, request_id: int) -> dict[str, Any
                 [me.id])
     queue_event(session, "friend_added", {"friend": user_payload(me), "conversation_id": conversation_id},
                 [friend.id])
-    session.commit()
     return {"friend": user_payload(friend), "conversation_id": conversation_id}
 
 
+@transaction
 def decline_request(session: Session, me: User, request_id: int) -> None:
     request = _pending_for_recipient(session, me, request_id)
     _claim(session, request)
-    session.commit()
 
 
+@transaction
 def remove_friend(session: Session, me: User, friend: User) -> None:
     """End a friendship. Conversations and their history stay; sending 1:1 stops."""
-    low, high = ordered(me.id, friend.id)
+    low, high = ordered_pair(me.id, friend.id)
     result = session.execute(
         delete(Friendship).where(and_(Friendship.user_low_id == low, Friendship.user_high_id == high))
     )
     if result.rowcount != 1:
-        session.rollback()
         raise NotFound("You are not friends with this user.")
     queue_event(session, "friend_removed", {"friend": user_payload(friend)}, [me.id])
     queue_event(session, "friend_removed", {"friend": user_payload(me)}, [friend.id])
-    session.commit()

@@ -9,19 +9,24 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.timestamps import format_timestamp, utcnow
+from shared.validation import Fields, Id, Text, check_field
 
 from ..cache import ConversationFacts
-from ..db import autocommit_engine, queue_event
-from ..models import Conversation, Member, Message, User, utcnow
+from ..db import autocommit_engine
+from ..events import queue_event
+from ..models import Conversation, Member, Message, User
 from .conversations import membership, require_can_post
-from .payloads import message_payload, timestamp
+from .payloads import message_payload
 from .users import cached_user_payload
-from .validation import optional_client_id, positive_id, text_field
 
 MAX_TEXT = 4000
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
+
+MESSAGE = Fields(text=Text(max_length=MAX_TEXT), client_id=Text(max_length=64, required=False, blank=True))
 
 CONVERSATIONS = Conversation.__table__
 MEMBERS = Member.__table__
@@ -48,7 +53,6 @@ def _stored(session: Session, sender_id: int, client_id: str, conversation_id: i
 
 def _broadcast_again(session: Session, stored: SendResult, conversation: ConversationFacts) -> SendResult:
     queue_event(session, "message", stored.message, conversation.member_ids)
-    session.commit()
     return stored
 
 
@@ -102,7 +106,6 @@ def _store(session: Session, row: dict[str, Any]) -> int | None:
     connection = session.connection()
     message_id = connection.execute(_SQLITE_INSERT, row).scalar()
     if message_id is None:
-        session.rollback()
         return None
     ids = {"in_conversation": row["conversation_id"], "by_sender": row["sender_id"],
            "new_message_id": message_id, "now": row["created_at"]}
@@ -111,6 +114,7 @@ def _store(session: Session, row: dict[str, Any]) -> int | None:
     return message_id
 
 
+@transaction
 def send_message(session: Session, sender_id: int, conversation_id: int, text: object,
                  client_id: object = None) -> SendResult:
     """Store a message and broadcast it to every member once committed.
@@ -123,8 +127,8 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     What is looked up (membership, friendship, the sender) comes from the process
     cache; on PostgreSQL the write is one statement (`_STORE_ON_POSTGRESQL`).
     """
-    text = text_field(text, "text", max_length=MAX_TEXT)
-    client_id = optional_client_id(client_id)
+    values = MESSAGE.check({"text": text, "client_id": client_id})
+    text, client_id = values["text"], values["client_id"]
     conversation = membership(session, conversation_id, sender_id)
     try:
         require_can_post(session, conversation)
@@ -145,9 +149,8 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
             raise NotFound("No such conversation.")
         return _broadcast_again(session, stored, conversation)
     payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "client_id": client_id, "created_at": timestamp(now)}
+               "client_id": client_id, "created_at": format_timestamp(now)}
     queue_event(session, "message", payload, conversation.member_ids)
-    session.commit()
     return SendResult(payload, created=True)
 
 
@@ -179,6 +182,7 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
     return Page([message_payload(m, u) for m, u in rows], has_more)
 
 
+@transaction
 def typing(session: Session, user_id: int, conversation_id: int) -> None:
     """Tell the other members that I am typing (nothing is stored)."""
     conversation = membership(session, conversation_id, user_id)
@@ -186,13 +190,13 @@ def typing(session: Session, user_id: int, conversation_id: int) -> None:
     others = conversation.member_ids - {user_id}
     queue_event(session, "typing", {"conversation_id": conversation_id,
                                     "user": cached_user_payload(session, user_id)}, others)
-    session.commit()
 
 
+@transaction
 def mark_read(session: Session, user_id: int, conversation_id: int, message_id: object) -> bool:
     """Move my read marker forward to `message_id` (never back); tells the other
     members when it moved. Returns whether it moved."""
-    message_id = positive_id(message_id, "message_id")
+    message_id = check_field("message_id", Id(), message_id)
     conversation = membership(session, conversation_id, user_id)
     exists = session.scalar(select(Message.id).where(Message.id == message_id,
                                                      Message.conversation_id == conversation_id))
@@ -207,5 +211,4 @@ def mark_read(session: Session, user_id: int, conversation_id: int, message_id: 
         others = conversation.member_ids - {user_id}
         queue_event(session, "read", {"conversation_id": conversation_id, "user_id": user_id,
                                       "message_id": message_id}, others)
-    session.commit()
     return moved

@@ -1,19 +1,16 @@
-"""The JSON shapes of API.md: user, message, request, conversation."""
+"""The JSON shapes of docs/api.md: user, message, request, conversation."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
+
+from shared.timestamps import format_timestamp
 
 from ..models import Conversation, FriendRequest, Message, User
 
 
-def timestamp(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def user_payload(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "created_at": timestamp(user.created_at)}
+    return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
 
 
 def message_payload(message: Message, sender: User) -> dict[str, Any]:
@@ -23,13 +20,13 @@ def message_payload(message: Message, sender: User) -> dict[str, Any]:
         "sender": user_payload(sender),
         "text": message.text,
         "client_id": message.client_id,
-        "created_at": timestamp(message.created_at),
+        "created_at": format_timestamp(message.created_at),
     }
 
 
 def request_payload(request: FriendRequest, sender: User, recipient: User) -> dict[str, Any]:
     return {"id": request.id, "from": user_payload(sender), "to": user_payload(recipient),
-            "created_at": timestamp(request.created_at)}
+            "created_at": format_timestamp(request.created_at)}
 
 
 def conversation_payload(conversation: Conversation, members: list[User], *, last_message: dict | None,
@@ -41,8 +38,8 @@ def conversation_payload(conversation: Conversation, members: list[User], *, las
         "members": [user_payload(m) for m in sorted(members, key=lambda u: u.username.lower())],
         "last_message": last_message,
         "unread_count": unread_count,
-        "created_at": timestamp(conversation.created_at),
+        "created_at": format_timestamp(conversation.created_at),
         # Extensions: what the list is sorted by, and where my read marker is.
-        "last_activity_at": timestamp(conversation.last_activity_at),
+        "last_activity_at": format_timestamp(conversation.last_activity_at),
         "last_read_message_id": last_read_message_id,
     }

@@ -21,16 +21,18 @@ from typing import Iterable, Protocol
 import redis
 from sqlalchemy.orm import Session
 
-from ..db import queue_event
+from shared.database import transaction
+
+from ..events import queue_event
 from .friends import friend_ids
 
 log = logging.getLogger(__name__)
 
 
+@transaction
 def announce(session: Session, user_id: int, online: bool) -> None:
     """Tell the user's friends (on every instance) that they came online or went offline."""
     queue_event(session, "presence", {"user_id": user_id, "online": online}, friend_ids(session, user_id))
-    session.commit()
 
 
 class Presence(Protocol):

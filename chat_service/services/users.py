@@ -9,34 +9,44 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.database import transaction
 from shared.errors import NotFound
+from shared.timestamps import parse_timestamp, utcnow
 
-from ..auth_directory import AuthDirectory, parse_timestamp
+from ..auth_directory import AuthDirectory
 from ..cache import lookup_cache
-from ..models import User, utcnow
+from ..models import User
 from .payloads import user_payload
-from .validation import looks_like_username, username_field
+from shared.validation import check_field
+
+from .validation import USERNAME, looks_like_username
 
 
 def remember_user(session: Session, user_id: int, username: str, created_at: datetime | None) -> User:
-    """Insert or refresh a user we learned about from a verified source; commits."""
+    """Insert or refresh a user we learned about from a verified source (its own transaction)."""
+    user, renamed = _store_user(session, user_id, username, created_at)
+    if renamed:
+        # After the commit: a reader cannot cache the old name again from the database.
+        lookup_cache(session).forget_user(user_id)
+    return user
+
+
+@transaction
+def _store_user(session: Session, user_id: int, username: str, created_at: datetime | None) -> tuple[User, bool]:
     user = session.get(User, user_id)
     if user is None:
-        user = User(id=user_id, username=username, created_at=created_at or utcnow())
-        session.add(user)
         try:
-            session.commit()
+            with session.begin_nested():
+                user = User(id=user_id, username=username, created_at=created_at or utcnow())
+                session.add(user)
         except IntegrityError:
             # Another request inserted the same user first; theirs is as good as ours.
-            session.rollback()
             user = session.get(User, user_id)
             if user is None:
                 raise
-    if user.username != username:
-        user.username = username
-        session.commit()
-        lookup_cache(session).forget_user(user_id)
-    return user
+    renamed = user.username != username
+    user.username = username
+    return user, renamed
 
 
 def cached_user_payload(session: Session, user_id: int) -> dict[str, Any]:
@@ -60,7 +70,7 @@ def find_local(session: Session, username: str) -> User | None:
 
 def resolve_username(session: Session, username: object, directory: AuthDirectory, access_token: str) -> User:
     """The user called `username` (case-insensitive): ours, or auth's (then remembered); else 404."""
-    username = username_field(username)
+    username = check_field("username", USERNAME, username)
     user = find_local(session, username)
     if user is not None:
         return user
@@ -72,14 +82,15 @@ def resolve_username(session: Session, username: object, directory: AuthDirector
     return remember_user(session, found.id, found.username, found.created_at)
 
 
-def remember_identity(session: Session, user_id: int, username: str, created_at: object,
-                      known: dict[int, str]) -> None:
+def remember_identity(session: Session, user_id: int, username: str, created_at: object) -> None:
     """Keep our users table in step with a verified token's claims.
 
-    `known` caches what this process already wrote, so a request costs no write
-    (and no query) unless the user is new or renamed.
+    A user payload in the process cache says the row exists under that name, so a
+    request costs no write (and no query) unless the user is new or renamed.
     """
-    if known.get(user_id) == username:
+    cache = lookup_cache(session)
+    cached = cache.user_payload(user_id)
+    if cached is not None and cached["username"] == username:
         return
-    remember_user(session, user_id, username, parse_timestamp(created_at))
-    known[user_id] = username
+    user = remember_user(session, user_id, username, parse_timestamp(created_at))
+    cache.remember_user_payload(user_id, user_payload(user))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,9 +18,9 @@ from chat_service import create_app
 from chat_service.config import Config
 from shared.database import normalize_database_url
 from chat_service.migrate import upgrade
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION
 from shared import jwt
-from shared.testing import free_port, temporary_postgres_database
+from shared.testing import client, free_port, temporary_postgres_database  # noqa: F401 (fixtures)
 
 KEY_RING = jwt.KeyRing.from_spec("test:" + "k" * 48)
 ISSUER, AUDIENCE = "chat-auth", "chat"
@@ -130,22 +129,23 @@ def make_config(database_url: str, auth_url: str, **overrides) -> Config:
 
 
 @pytest.fixture
-def app(database_url, fake_auth):
-    fake_auth.reset()
-    application = create_app(make_config(database_url, fake_auth.url))
-    application.config["TESTING"] = True
-    yield application
-    application.extensions[EXTENSION_KEY].shutdown()
+def config_overrides() -> dict:
+    """Config fields a test sets differently (parametrize `config_overrides` to change)."""
+    return {}
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def app(database_url, fake_auth, config_overrides):
+    fake_auth.reset()
+    application = create_app(make_config(database_url, fake_auth.url, **config_overrides))
+    application.config["TESTING"] = True
+    yield application
+    application.extensions[EXTENSION].shutdown()
 
 
 @pytest.fixture
 def socketio(app):
-    return app.extensions[EXTENSION_KEY].socketio
+    return app.extensions[EXTENSION].socketio
 
 
 # --- users and tokens ---------------------------------------------------------------------------
@@ -214,10 +214,3 @@ def utc_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def wait_until(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()

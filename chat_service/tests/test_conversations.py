@@ -2,7 +2,7 @@
 
 from sqlalchemy import event
 
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION
 
 
 def test_direct_get_or_create(client, auth):
@@ -111,7 +111,7 @@ def test_listing_many_conversations_takes_a_constant_number_of_queries(app, clie
     for friend in friends:
         conversation_id = auth.befriend(alice, friend)
         auth.send(friend, conversation_id, "hi")
-    engine = app.extensions[EXTENSION_KEY].database.engine
+    engine = app.extensions[EXTENSION].database.engine
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):

@@ -151,11 +151,11 @@ def test_concurrent_duplicates_store_one_message(app, auth, pair):
     runs one statement at a time) refuses concurrent writers from real threads."""
     import threading
 
-    from chat_service.runtime import EXTENSION_KEY
+    from chat_service.state import EXTENSION
     from chat_service.services.messages import send_message
 
     alice, _, conversation_id = pair
-    database = app.extensions[EXTENSION_KEY].database
+    database = app.extensions[EXTENSION].database
     barrier, results, errors = threading.Barrier(6), [], []
 
     def send():

@@ -3,7 +3,7 @@
 import pytest
 
 from chat_service import create_app
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION
 from chat_service.services.presence import RedisPresence
 from shared.testing import free_port, require_redis
 
@@ -21,7 +21,7 @@ def test_auth_unreachable_is_503_not_500(database_url, fake_auth, auth):
         response = client.post("/api/conversations/direct", json={"username": "bob"}, headers=alice.headers)
         assert response.status_code == 503
     finally:
-        app.extensions[EXTENSION_KEY].shutdown()
+        app.extensions[EXTENSION].shutdown()
 
 
 def test_auth_errors_are_503(client, auth, fake_auth):

@@ -4,10 +4,12 @@ import time
 
 import pytest
 
-from chat_service.runtime import EXTENSION_KEY
+from chat_service.state import EXTENSION
 from shared import jwt
 
-from .conftest import make_token, wait_until
+from shared.testing import wait_until
+
+from .conftest import make_token
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def test_connect_refusal_tells_expired_from_invalid(app, auth):
 
     alice = auth.user("alice")
     record = {"id": alice.id, "username": alice.username, "created_at": alice.created_at}
-    handler = app.extensions[EXTENSION_KEY].socketio.server.handlers["/"]["connect"]
+    handler = app.extensions[EXTENSION].socketio.server.handlers["/"]["connect"]
     cases = [({"token": make_token(record, lifetime=-120)}, "token_expired"), ({"token": "x.y.z"}, "invalid_token"),
              (None, "invalid_token")]
     for auth_data, code in cases:
@@ -117,6 +119,17 @@ def test_send_errors_come_back_in_the_ack(connect, auth):
         assert ack["ok"] is False and ack["error"]["code"] == code, (data, ack)
         assert ack["error"]["message"]
     assert events(b1) == []
+
+
+def test_a_refused_event_names_the_bad_fields_like_rest(connect, auth, client):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    conversation_id = auth.befriend(alice, bob)
+    body = {"conversation_id": conversation_id, "text": 5, "client_id": "x" * 65}
+    ack = connect(bob).emit("send", body, callback=True)
+    rest = client.post(f"/api/conversations/{conversation_id}/messages", json=body, headers=bob.headers)
+    assert rest.status_code == 422
+    assert ack == {"ok": False, **rest.get_json()}
+    assert set(ack["error"]["fields"]) == {"text", "client_id"}  # every bad field at once
 
 
 def test_typing_and_read_go_to_the_other_members_only(connect, auth):
@@ -221,8 +234,8 @@ def test_socket_does_not_outlive_its_token(app, connect, auth):
     time.sleep(1.1)
     ack = sock.emit("send", {"conversation_id": conversation_id, "text": "late"}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "unauthorized"
-    assert wait_until(lambda: not sock.is_connected())
+    wait_until(lambda: not sock.is_connected(), 3, "the server to disconnect the expired socket")
     # The sweep closes idle sockets with spent tokens and leaves live ones alone.
     assert idle.is_connected()
-    app.extensions[EXTENSION_KEY].maintenance.run_once()
+    app.extensions[EXTENSION].maintenance.run_once()
     assert not idle.is_connected() and keeper.is_connected()

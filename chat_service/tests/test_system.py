@@ -1,6 +1,7 @@
 """The real thing: gunicorn + gevent instances joined by Redis, a real
 python-socketio client over WebSocket, PostgreSQL."""
 
+import itertools
 import os
 import secrets
 import subprocess
@@ -13,7 +14,7 @@ import requests
 import socketio
 
 from chat_service.migrate import upgrade
-from shared.testing import free_port, require_postgres, require_redis, temporary_postgres_database
+from shared.testing import SocketEvents, free_port, require_postgres, require_redis, temporary_postgres_database
 
 from .conftest import ISSUER, AUDIENCE, KEY_RING, make_token
 
@@ -83,35 +84,47 @@ def user(uid: int, name: str) -> dict:
     return {**record, "token": make_token(record)}
 
 
+def headers(who: dict) -> dict:
+    return {"Authorization": f"Bearer {who['token']}"}
+
+
+def befriend_across(asked_on, answered_on, alice: dict, bob: dict) -> int:
+    """alice asks on one instance, bob accepts on the other; their conversation's id."""
+    assert requests.get(f"{answered_on.url}/api/friends", headers=headers(bob), timeout=5).status_code == 200
+    response = requests.post(f"{asked_on.url}/api/friend-requests", json={"username": bob["username"]},
+                             headers=headers(alice), timeout=5)
+    assert response.status_code == 201, response.text
+    accepted = requests.post(f"{answered_on.url}/api/friend-requests/{response.json()['request']['id']}/accept",
+                             headers=headers(bob), timeout=5)
+    assert accepted.status_code == 200, accepted.text
+    return accepted.json()["conversation_id"]
+
+
+USER_IDS = itertools.count(1000, 2)
+
+
+@pytest.fixture
+def friends(cluster):
+    """Two new users who became friends across the instances, and their conversation."""
+    first = next(USER_IDS)
+    alice, bob = user(first, f"alice{first}"), user(first + 1, f"bob{first + 1}")
+    return alice, bob, befriend_across(*cluster, alice, bob)
+
+
 class Client:
     def __init__(self, url: str, who: dict) -> None:
-        self.events: list[tuple[str, object]] = []
         self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", lambda name, data: self.events.append((name, data)))
+        self.events = SocketEvents(self.sio)
         self.sio.connect(url, auth={"token": who["token"]}, transports=["websocket"], wait_timeout=5)
 
-    def wait_for(self, name: str, timeout: float = 5.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for event, data in self.events:
-                if event == name:
-                    self.events.remove((event, data))
-                    return data
-            time.sleep(0.02)
-        raise AssertionError(f"no {name!r} event; got {self.events}")
+    def wait_for(self, name: str):
+        return self.events.wait_for(name, timeout=5)
 
 
 def test_websocket_across_two_instances(cluster):
     one, two = cluster
     alice, bob = user(1, "alice"), user(2, "bob")
-    headers = lambda u: {"Authorization": f"Bearer {u['token']}"}  # noqa: E731
-    assert requests.get(f"{one.url}/api/friends", headers=headers(bob), timeout=5).status_code == 200
-    response = requests.post(f"{one.url}/api/friend-requests", json={"username": "bob"}, headers=headers(alice),
-                             timeout=5)
-    assert response.status_code == 201, response.text
-    request_id = response.json()["request"]["id"]
-    conversation_id = requests.post(f"{two.url}/api/friend-requests/{request_id}/accept", headers=headers(bob),
-                                    timeout=5).json()["conversation_id"]
+    conversation_id = befriend_across(one, two, alice, bob)
 
     a = Client(one.url, alice)
     try:
@@ -157,20 +170,14 @@ def test_cross_origin_handshake_is_refused(cluster):
         assert (response.status_code == 200) is allowed, (origin, response.status_code)
 
 
-def test_friend_removed_on_one_instance_stops_sends_on_the_other(cluster):
+def test_friend_removed_on_one_instance_stops_sends_on_the_other(cluster, friends):
     one, two = cluster
-    alice, bob = user(21, "alice21"), user(22, "bob22")
-    headers = lambda u: {"Authorization": f"Bearer {u['token']}"}  # noqa: E731
-    assert requests.get(f"{two.url}/api/friends", headers=headers(bob), timeout=5).status_code == 200
-    request_id = requests.post(f"{one.url}/api/friend-requests", json={"username": "bob22"},
-                               headers=headers(alice), timeout=5).json()["request"]["id"]
-    conversation_id = requests.post(f"{two.url}/api/friend-requests/{request_id}/accept", headers=headers(bob),
-                                    timeout=5).json()["conversation_id"]
+    alice, bob, conversation_id = friends
     a = Client(one.url, alice)
     try:
         ack = a.sio.call("send", {"conversation_id": conversation_id, "text": "cached now"}, timeout=5)
         assert ack["ok"] is True  # instance one has cached that they are friends
-        assert requests.delete(f"{two.url}/api/friends/alice21", headers=headers(bob), timeout=5).status_code == 204
+        assert requests.delete(f"{two.url}/api/friends/{alice['username']}", headers=headers(bob), timeout=5).status_code == 204
         deadline = time.time() + 3
         while True:
             ack = a.sio.call("send", {"conversation_id": conversation_id, "text": "after"}, timeout=5)
@@ -211,3 +218,26 @@ def test_concurrent_writers_on_the_sqlite_default_get_no_500(tmp_path, fake_auth
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_a_resend_through_another_instance_reaches_each_connection_once(cluster, friends):
+    # The resend is broadcast again (its first broadcast may have died with an instance);
+    # every instance's Socket.IO manager skips connections that already had it.
+    one, two = cluster
+    alice, bob, conversation_id = friends
+    b = Client(one.url, bob)
+    try:
+        url = f"/api/conversations/{conversation_id}/messages"
+        first = requests.post(one.url + url, json={"text": "once", "client_id": "dup-1"}, headers=headers(alice),
+                              timeout=5)
+        assert first.status_code == 201
+        assert b.wait_for("message")["client_id"] == "dup-1"
+        again = requests.post(two.url + url, json={"text": "once", "client_id": "dup-1"}, headers=headers(alice),
+                              timeout=5)
+        assert again.status_code == 200 and again.json() == first.json()
+        # Published after the resend on the same instance, so it arrives after it.
+        assert requests.post(two.url + url, json={"text": "next", "client_id": "dup-2"}, headers=headers(alice),
+                             timeout=5).status_code == 201
+        assert b.wait_for("message")["client_id"] == "dup-2"
+    finally:
+        b.sio.disconnect()

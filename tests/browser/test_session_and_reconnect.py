@@ -53,6 +53,8 @@ def test_expired_token_and_lost_connection_go_unnoticed(start_stack, browser):
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             expect(page).to_have_url(re.compile(f"/chat/{conversation_id}$"))
+            # The URL changes before the page's scripts run; typing earlier is lost on a loaded machine.
+            page.wait_for_load_state()
             page.locator("#composer-text").fill("first")
             page.locator("#composer-text").press("Enter")
             expect(page.locator(".message.mine .message-status").last).to_have_text("Sent")

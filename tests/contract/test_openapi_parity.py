@@ -49,7 +49,7 @@ def test_document_declares_cookie_and_bearer_authentication(service):
     assert schemes["cookieAuth"] == {**schemes["cookieAuth"], "type": "apiKey", "in": "cookie", "name": "access_token"}
 
 
-# The public contract's events (API.md); the document may describe more, never fewer.
+# The public contract's events (docs/api.md); the document may describe more, never fewer.
 CONTRACT_CLIENT_EVENTS = {"send", "typing", "read"}
 CONTRACT_SERVER_EVENTS = {"message", "typing", "read", "presence", "friend_request", "friend_added", "conversation"}
 

@@ -19,7 +19,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable
 
 import requests
 import socketio
@@ -70,16 +70,6 @@ def history(base: str, user: dict, conversation_id: int, after: int = 0, session
     raise AssertionError(f"conversation {conversation_id} pages without end")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll `condition` until true; return the seconds it took. Fails after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 class LinkLost(Exception):
     """The connection an event was sent on closed before its ack arrived."""
 
@@ -125,6 +115,7 @@ class ChatClient:
         self.events: list[tuple[float, str, dict]] = []  # (monotonic time, name, data) of presence/typing
         self.reconnects: list[Reconnect] = []
         self.failures: list[str] = []
+        self.trace: list[str] = []  # what the reconnect supervisor did, for a failure message
         self.ready = threading.Event()  # connected and caught up
         self._cursor: dict[int, int] = {}  # conversation -> id up to which nothing is missing
         self._lock = threading.Lock()
@@ -185,6 +176,7 @@ class ChatClient:
                 return
             self.ready.clear()
             self._lost_at = time.monotonic()
+            self._note(f"disconnected from link {len(self.links)}")
         self._lost.set()
 
     def _supervise(self) -> None:
@@ -193,10 +185,14 @@ class ChatClient:
                 continue
             self._lost.clear()
             started = self._lost_at
+            self._note("lost")
             try:
                 link = self._reopen(started)
+                self._note("reopened")
                 self._catch_up(link)
+                self._note("caught up")
             except Exception as error:  # recorded: the test asserts there are no failures
+                self._note(f"gave up: {error!r}")
                 self.failures.append(f"{self.name}: {error!r}")
                 continue
             with self._lock:
@@ -212,12 +208,16 @@ class ChatClient:
             try:
                 # The instance this client was on may be gone; the gateway finds a live one.
                 return self._open(self.gateway)
-            except socketio.exceptions.ConnectionError:
+            except socketio.exceptions.ConnectionError as error:
+                self._note(f"connect failed: {error}")
                 if time.monotonic() - started > RECONNECT_DEADLINE:
                     raise
                 time.sleep(delay)
                 delay = min(2 * delay, 1.0)
         raise LinkLost("closing")
+
+    def _note(self, what: str) -> None:
+        self.trace.append(f"{time.monotonic():.2f} {what}")
 
     def _catch_up(self, link: Link) -> None:
         """Fetch what was missed while away: after=<cursor> for every conversation."""

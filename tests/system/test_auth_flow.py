@@ -7,6 +7,8 @@ import secrets
 import pytest
 import requests
 
+from .chat_load import befriend, new_user
+
 pytestmark = pytest.mark.system
 
 PASSWORD = "correct horse battery"
@@ -199,3 +201,16 @@ def test_wrong_method_and_unknown_auth_path_use_the_envelope(live_stack):
 def test_health_checks_through_the_gateway(live_stack, path):
     response = requests.get(live_stack.url + path, timeout=10)
     assert response.status_code == 200, response.text
+
+
+def test_a_user_reads_the_same_from_auth_and_from_chat(live_stack):
+    # One time-stamp format on the wire: chat's copy of a user is auth's, to the character.
+    base = live_stack.url
+    alice, bob = new_user(base, "same_a"), new_user(base, "same_b")
+    befriend(base, alice, bob)
+    from_auth = requests.get(f"{base}/auth/users/{bob['username']}", headers=alice["headers"], timeout=10)
+    from_chat = requests.get(f"{base}/api/friends", headers=alice["headers"], timeout=10)
+    assert from_auth.status_code == from_chat.status_code == 200
+    friend = from_chat.json()["friends"][0]
+    assert {key: friend[key] for key in ("id", "username", "created_at")} == from_auth.json()["user"]
+    assert friend["created_at"].endswith("Z") and len(friend["created_at"]) == len("2026-01-01T00:00:00.000Z")

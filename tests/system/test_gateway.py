@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import socketio
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
 
+from shared.testing import SocketEvents
+
 from .chat_load import befriend, new_user
 
 pytestmark = pytest.mark.system
@@ -23,29 +24,9 @@ pytestmark = pytest.mark.system
 REFERRER_POLICIES = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
 
 
-class Inbox:
-    """Collects `message` events of one Socket.IO client."""
-
-    def __init__(self, client: socketio.Client) -> None:
-        self.texts: list[str] = []
-        self.arrived = threading.Event()
-        client.on("message", self._on_message)
-
-    def _on_message(self, message: dict) -> None:
-        self.texts.append(message["text"])
-        self.arrived.set()
-
-    def wait_for(self, text: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.texts and time.monotonic() < deadline:
-            self.arrived.wait(0.1)
-            self.arrived.clear()
-        assert text in self.texts, f"{text!r} not received; got {self.texts}"
-
-
-def connect(base: str, user: dict, transport: str) -> tuple[socketio.Client, Inbox]:
+def connect(base: str, user: dict, transport: str) -> tuple[socketio.Client, SocketEvents]:
     client = socketio.Client(reconnection=False)
-    inbox = Inbox(client)
+    inbox = SocketEvents(client)
     client.connect(base, transports=[transport], auth={"token": user["token"]}, wait_timeout=10)
     return client, inbox
 
@@ -63,7 +44,7 @@ def test_websocket_upgrade_reaches_chat(live_stack):
                              json={"text": text, "client_id": secrets.token_hex(8)}, headers=alice["headers"],
                              timeout=10)
         assert sent.status_code == 201, sent.text
-        inbox.wait_for(text)
+        inbox.wait_for("message", lambda message: message["text"] == text)
 
         ack = client.call("send", {"conversation_id": conversation_id, "text": "reply", "client_id": "r-1"},
                           timeout=10)
@@ -128,7 +109,7 @@ def test_long_polling_clients_chat_across_two_instances(two_instance_stack):
                                           "client_id": secrets.token_hex(8)}, timeout=10)
         assert ack["ok"] is True, ack
         for _, inbox in clients:
-            inbox.wait_for(text)
+            inbox.wait_for("message", lambda message: message["text"] == text)
     finally:
         for client, _ in clients:
             client.disconnect()

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared.testing import wait_until
+
 from .chat_load import (
     ChatClient,
     Outbox,
@@ -33,7 +35,6 @@ from .chat_load import (
     history,
     new_user,
     seconds_summary,
-    wait_until,
 )
 
 pytestmark = pytest.mark.system
@@ -105,7 +106,7 @@ class World:
                               "every client to reconnect and catch up")
         except AssertionError as error:
             # Name the clients still away and why, so a slow reconnect can be told from a lost one.
-            away = [(c.name, [link.url for link in c.links][-3:]) for c in self.clients.values()
+            away = [(c.name, [link.url for link in c.links][-3:], c.trace[-12:]) for c in self.clients.values()
                     if not c.ready.is_set()]
             raise AssertionError(f"{error}: still away {away}; failures {self.failures()}") from None
 

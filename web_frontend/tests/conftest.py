@@ -16,7 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from shared import jwt
-from shared.testing import free_port
+from shared.testing import app, client, free_port  # noqa: F401 (fixtures)
 from web_frontend import create_app
 from web_frontend.config import Config
 
@@ -80,16 +80,6 @@ def make_app(auth_url, chat_url):
         return app
 
     return factory
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def csrf_from(html: str) -> str:

@@ -30,6 +30,22 @@ def test_form_without_csrf_token_is_refused(client, auth):
     assert "expired" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
+def test_login_replaces_the_csrf_token(client, auth):
+    # A token planted in (or read from) the browser before login must be worthless after it.
+    username = auth.register()
+    auth.form("/logout", {}, page="/chat")
+    before = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": before},
+                           headers={"Origin": ORIGIN})
+    assert response.status_code == 303 and auth.cookie("access_token")
+    refused = client.post("/logout", data={"csrf_token": before}, headers={"Origin": ORIGIN})
+    assert refused.status_code == 303
+    assert auth.cookie("access_token"), "a pre-login CSRF token logged the user out"
+    assert "expired" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    auth.form("/logout", {}, page="/chat")
+    assert auth.cookie("access_token") is None
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 def test_unknown_paths_are_404_for_every_method_not_a_form_redirect(client, method):
     for path in ("/no-such-page", "/chat/1/nope", "/api/conversations"):

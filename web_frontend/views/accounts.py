@@ -6,9 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from shared.request_auth import REFRESH_COOKIE
 
-from ..backends import backends, caller, clear_auth_cookies, forward_cookies
+from ..backends import caller, clear_auth_cookies, forward_cookies
 from ..clients import RequestRejected, ServiceError, Unauthenticated
-from ..errors import form_errors, safe_next
+from ..csrf import rotate_csrf_token
+from ..forms import form_errors, safe_next
+from ..state import app_state
 
 bp = Blueprint("accounts", __name__)
 
@@ -34,7 +36,7 @@ def login():
         errors["password"] = "Enter your password."
     if not errors:
         try:
-            _user, grant = backends().auth.login(caller(), username, password)
+            _user, grant = app_state().auth.login(caller(), username, password)
         except Unauthenticated as error:
             errors["form"] = error.message
         except RequestRejected as error:
@@ -42,6 +44,7 @@ def login():
                               429 if error.status == 429 else 422)
         else:
             forward_cookies(grant)
+            rotate_csrf_token()
             return redirect(next_url, code=303)
     return _form_page("login.html", {"username": username}, errors, next_url, 422)
 
@@ -62,12 +65,13 @@ def register():
         errors["password"] = "Choose a password."
     if not errors:
         try:
-            backends().auth.register(caller(), values["username"], values["email"], password)
-            _user, grant = backends().auth.login(caller(), values["username"], password)
+            app_state().auth.register(caller(), values["username"], values["email"], password)
+            _user, grant = app_state().auth.login(caller(), values["username"], password)
         except RequestRejected as error:
             errors = form_errors(error)
         else:
             forward_cookies(grant)
+            rotate_csrf_token()
             flash(f"Welcome, {values['username']}! Find friends to start chatting.", "success")
             return redirect(url_for("friends.index"), code=303)
     return _form_page("register.html", values, errors, "/chat", 422)
@@ -76,7 +80,7 @@ def register():
 @bp.post("/logout")
 def logout():
     try:
-        forward_cookies(backends().auth.logout(caller()))
+        forward_cookies(app_state().auth.logout(caller()))
         flash("You have been logged out.", "info")
     except (Unauthenticated, RequestRejected):
         flash("You have been logged out.", "info")
@@ -84,4 +88,5 @@ def logout():
         flash("You are logged out on this browser, but we could not reach the server to end your session everywhere.",
               "error")
     # Whatever auth answered, this browser forgets its tokens.
+    rotate_csrf_token()
     return clear_auth_cookies(redirect(url_for("accounts.login"), code=303))

@@ -6,7 +6,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from shared.request_auth import REFRESH_COOKIE
 
-from ..backends import backends, caller, login_required
+from ..backends import caller, login_required
+from ..state import app_state
 from . import layout_context
 
 bp = Blueprint("chat", __name__)
@@ -20,7 +21,7 @@ def home():
 
 
 def _render(conversation_id: int | None):
-    chat = backends().chat
+    chat = app_state().chat
     context = layout_context()
     page_data = {
         "me": context["user"],

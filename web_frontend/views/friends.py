@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..backends import backends, caller, login_required
-from ..errors import back
+from ..backends import caller, login_required
+from ..forms import back
+from ..state import app_state
 from . import layout_context
 
 bp = Blueprint("friends", __name__)
@@ -16,7 +17,7 @@ MAX_QUERY = 32
 @bp.get("/friends")
 @login_required
 def index():
-    chat, auth = backends().chat, backends().auth
+    chat, auth = app_state().chat, app_state().auth
     context = layout_context()
     query = request.args.get("q", "").strip()[:MAX_QUERY]
     friends = chat.friends(caller())
@@ -43,7 +44,7 @@ def send_request():
     if not username:
         flash("Choose someone to add.", "error")
         return redirect(back(), code=303)
-    result = backends().chat.send_friend_request(caller(), username)
+    result = app_state().chat.send_friend_request(caller(), username)
     if "friend" in result:
         flash(f"You and {result['friend']['username']} are now friends.", "success")
     else:
@@ -54,7 +55,7 @@ def send_request():
 @bp.post("/friends/requests/<int:request_id>/accept")
 @login_required
 def accept_request(request_id: int):
-    result = backends().chat.accept_friend_request(caller(), request_id)
+    result = app_state().chat.accept_friend_request(caller(), request_id)
     flash(f"You and {result['friend']['username']} are now friends.", "success")
     return redirect(back(), code=303)
 
@@ -62,7 +63,7 @@ def accept_request(request_id: int):
 @bp.post("/friends/requests/<int:request_id>/decline")
 @login_required
 def decline_request(request_id: int):
-    backends().chat.decline_friend_request(caller(), request_id)
+    app_state().chat.decline_friend_request(caller(), request_id)
     flash("Request declined.", "info")
     return redirect(back(), code=303)
 
@@ -70,7 +71,7 @@ def decline_request(request_id: int):
 @bp.post("/friends/<username>/chat")
 @login_required
 def open_direct(username: str):
-    conversation = backends().chat.direct_conversation(caller(), username)
+    conversation = app_state().chat.direct_conversation(caller(), username)
     return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
 
 
@@ -82,5 +83,5 @@ def create_group():
     if not title or not members:
         flash("A group needs a title and at least one friend.", "error")
         return redirect(url_for("friends.index", _anchor="new-group"), code=303)
-    conversation = backends().chat.create_group(caller(), title, members)
+    conversation = app_state().chat.create_group(caller(), title, members)
     return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from flask import Blueprint, jsonify
 
-from ..backends import backends
+from ..state import app_state
 
 bp = Blueprint("health", __name__)
 
@@ -21,4 +21,4 @@ def _answers(client) -> bool:
 def healthz():
     # web_frontend owns no data: a backend being down degrades pages but must not
     # make an orchestrator restart this process, so the status stays 200.
-    return jsonify(status="ok", auth=_answers(backends().auth), chat=_answers(backends().chat))
+    return jsonify(status="ok", auth=_answers(app_state().auth), chat=_answers(app_state().chat))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from .realtime.maintenance import Maintenance
     from .services.presence import Presence
 
-EXTENSION_KEY = "chat_runtime"
+EXTENSION = "chat_service"
 
 
 @dataclass
-class Runtime:
+class AppState:
     config: "Config"
     socketio: "SocketIO"
     database: "Database"
@@ -29,8 +29,6 @@ class Runtime:
     presence: "Presence"
     connections: "ConnectionRegistry"
     maintenance: "Maintenance"
-    # user id -> username already written to our users table by this process.
-    known_users: dict[int, str] = field(default_factory=dict)
 
     def shutdown(self) -> None:
         self.maintenance.stop()
@@ -38,5 +36,5 @@ class Runtime:
         self.database.dispose()
 
 
-def runtime() -> Runtime:
-    return current_app.extensions[EXTENSION_KEY]
+def app_state() -> AppState:
+    return current_app.extensions[EXTENSION]
