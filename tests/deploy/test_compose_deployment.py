@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.testing import free_port, unavailable
+from shared.testing import free_port, unavailable, wait_until
 from tests.deploy import images
 from tests.system.chat_load import (
     ChatClient,
@@ -40,7 +40,6 @@ from tests.system.chat_load import (
     delivery_figures,
     history,
     new_user,
-    wait_until,
 )
 
 pytestmark = pytest.mark.deploy
@@ -233,7 +232,8 @@ def world(deployment):
 def diagnosis(clients: list[ChatClient], outboxes: list[Outbox]) -> str:
     """Where each client and sender stands, so a stuck one can be told from a slow one."""
     lines = [f"{c.name}: ready={c.ready.is_set()} links={len(c.links)} closed={c.link.closed.is_set()} "
-             f"reconnects={[round(r.seconds, 1) for r in c.reconnects]} failures={c.failures}" for c in clients]
+             f"reconnects={[round(r.seconds, 1) for r in c.reconnects]} failures={c.failures} trace={c.trace[-6:]}"
+             for c in clients]
     lines += [f"{o.tag}: sent={len(o.sent)} acked={len(o.acked)} attempts={o.attempts} failures={o.failures}"
               for o in outboxes]
     return "\n".join(lines)
@@ -343,11 +343,12 @@ def test_echo_bot_runs_in_its_own_container(deployment):
     registered = requests.post(f"{base}/auth/register", timeout=10, json={
         "username": username, "email": f"{username}@example.com", "password": password})
     assert registered.status_code == 201, registered.text
-    image = deployment.state(deployment.containers("chat_service")[0])["Config"]["Image"]
-    network = f"{deployment.project}_default"
-    bot = subprocess.run(["docker", "run", "-d", "--rm", "--network", network, "-e", f"BOT_PASSWORD={password}",
-                          "-v", f"{ROOT / 'examples'}:/examples:ro", "--entrypoint", "python", image,
-                          "/examples/echo_bot.py", "--url", "http://gateway:8080", "--username", username],
+    # The README's commands: build examples/Dockerfile, run it on the stack's network.
+    subprocess.run(["docker", "build", "-q", "-f", "examples/Dockerfile", "-t", "chat-echo-bot", "."], cwd=ROOT,
+                   check=True, capture_output=True)
+    bot = subprocess.run(["docker", "run", "-d", "--network", f"{deployment.project}_default",
+                          "-e", "CHAT_URL=http://gateway:8080", "-e", f"BOT_USERNAME={username}",
+                          "-e", f"BOT_PASSWORD={password}", "chat-echo-bot"],
                          capture_output=True, text=True, check=True).stdout.strip()
     try:
         person = new_user(base, "botfriend")
@@ -366,8 +367,7 @@ def test_echo_bot_runs_in_its_own_container(deployment):
         assert sent.status_code == 201, sent.text
         wait_until(lambda: any(m["text"] == "echo: hello from compose"
                                for m in history(base, person, conversation)), 30, "the bot's answer")
-        assert subprocess.run(["docker", "inspect", "-f", "{{.Config.User}}", bot], capture_output=True,
-                              text=True).stdout.strip() == "app"
+        assert deployment.state(bot)["Config"]["User"] == "app"
     finally:
         logs = subprocess.run(["docker", "logs", bot], capture_output=True, text=True)
         subprocess.run(["docker", "rm", "-f", bot], capture_output=True)
@@ -379,9 +379,9 @@ def test_every_container_is_healthy_and_serves_as_non_root(deployment):
         state = deployment.state(container)
         service = state["Config"]["Labels"]["com.docker.compose.service"]
         assert state["State"]["Health"]["Status"] == "healthy", service
-        top = subprocess.run(["docker", "top", container, "-o", "uid,args"], capture_output=True, text=True,
+        top = subprocess.run(["docker", "top", container, "o", "pid,uid,args"], capture_output=True, text=True,
                              check=True).stdout.splitlines()[1:]
-        processes = [(line.split(None, 1)[0], line.split(None, 1)[1]) for line in top]
+        processes = [tuple(line.split(None, 2)[1:]) for line in top]
         if service == "gateway":
             # Like the official nginx image: the master binds and reads the config as root,
             # every worker (all request handling) runs as `nginx`.
