@@ -116,6 +116,16 @@ class Deployment:
 
         return wait_until(healthy, HEALTHY_TIMEOUT, f"every container healthy with {replicas} chat replicas")
 
+    def keep_images_as_cache(self) -> None:
+        """Untag this run's images, keeping one tag per service so the next run's build reuses
+        their layers instead of piling up a set of tags per run."""
+        listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}", "--filter",
+                                 f"reference={self.project}*"], capture_output=True, text=True).stdout.split()
+        for repository in listed:
+            service = repository[len(self.project) + 1:]
+            subprocess.run(["docker", "tag", repository, f"chat-deploy-cache:{service}"], capture_output=True)
+            subprocess.run(["docker", "rmi", repository], capture_output=True)
+
     def instance_of(self, route: str) -> str:
         """Which chat replica the gateway sends a `route` cookie to (its /healthz names it)."""
         answered = requests.get(f"{self.url}/api/healthz", cookies={"route": route}, timeout=10)
@@ -175,6 +185,7 @@ def deployment(tmp_path_factory):
         (ROOT / "test-artifacts").mkdir(exist_ok=True)
         (ROOT / "test-artifacts" / "compose-deployment.log").write_text(logs)
         deployment.run("down", "-v", "--remove-orphans", check=False)
+        deployment.keep_images_as_cache()
         report()
 
 
