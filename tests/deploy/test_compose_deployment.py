@@ -18,7 +18,6 @@ and written to test-artifacts/compose-deployment.json.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
