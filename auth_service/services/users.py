@@ -47,7 +47,9 @@ def validate_registration(data: dict[str, Any]) -> tuple[str, str, str]:
 
 def validate_credentials(username: Any, password: Any) -> tuple[str, str]:
     values = CREDENTIALS.check({"username": username, "password": password})
-    return values["username"], values["password"]
+    # A username never holds spaces, so spaces around a typed one (the web forms trim them) cannot
+    # name another account. The password is taken exactly as typed.
+    return values["username"].strip(), values["password"]
 
 
 @transaction

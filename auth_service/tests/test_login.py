@@ -60,6 +60,13 @@ def test_username_matches_case_insensitively(auth):
     assert auth.login("aLICE").get_json()["user"]["username"] == "Alice"
 
 
+def test_spaces_around_the_username_are_ignored(auth):
+    auth.register("alice")
+    assert auth.login("  alice \t").status_code == 200
+    assert auth.token(" alice").status_code == 200
+    assert auth.login("alice", f" {PASSWORD}").status_code == 401  # the password is exact
+
+
 def test_unknown_user_and_wrong_password_answer_identically(auth):
     auth.register()
     wrong_password = auth.login(password="wrong password")

@@ -59,7 +59,8 @@ def require_can_post(session: Session, conversation: ConversationFacts) -> None:
 
 
 def _new_conversation_payload(conversation: Conversation, members: list[User]) -> dict[str, Any]:
-    return conversation_payload(conversation, members, last_message=None, unread_count=0, last_read_message_id=0)
+    return conversation_payload(conversation, members, last_message=None, unread_count=0, last_read_message_id=0,
+                                read_markers={})
 
 
 def get_or_create_direct(session: Session, me: User, other: User) -> int:
@@ -146,11 +147,13 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         return []
 
     members: dict[int, list[User]] = {}
-    for cid, user in session.execute(
-        select(Member.conversation_id, User).join(User, User.id == Member.user_id)
+    read_markers: dict[int, dict[int, int]] = {}
+    for cid, user, last_read in session.execute(
+        select(Member.conversation_id, User, Member.last_read_message_id).join(User, User.id == Member.user_id)
         .where(Member.conversation_id.in_(mine))
     ):
         members.setdefault(cid, []).append(user)
+        read_markers.setdefault(cid, {})[user.id] = last_read
 
     last_messages = {
         message.conversation_id: message_payload(message, sender)
@@ -173,7 +176,8 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
     return [
         conversation_payload(conversation, members.get(conversation.id, []),
                              last_message=last_messages.get(conversation.id),
-                             unread_count=unread.get(conversation.id, 0), last_read_message_id=last_read)
+                             unread_count=unread.get(conversation.id, 0), last_read_message_id=last_read,
+                             read_markers=read_markers.get(conversation.id, {}))
         for conversation, last_read in rows
     ]
 

@@ -137,3 +137,22 @@ def test_listing_many_conversations_takes_a_constant_number_of_queries(app, clie
     assert len(body["conversations"]) == 24
     assert all(c["unread_count"] == 1 and c["last_message"] for c in body["conversations"])
     assert many == few <= 4
+
+
+def test_every_members_read_marker_comes_with_the_conversation(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    auth.befriend(alice, carol)
+    group = client.post("/api/conversations", json={"title": "Trip", "members": ["bob", "carol"]},
+                        headers=alice.headers).get_json()["conversation"]
+    assert group["read_markers"] == [{"user_id": u.id, "last_read_message_id": 0} for u in (alice, bob, carol)]
+    first = auth.send(alice, group["id"], "one")["id"]
+    read = client.post(f"/api/conversations/{group['id']}/read", json={"message_id": first}, headers=bob.headers)
+    assert read.status_code == 204
+    # What alice needs after a reload to say "Seen by bob": everyone's marker, not only hers.
+    seen = client.get(f"/api/conversations/{group['id']}", headers=alice.headers).get_json()["conversation"]
+    assert seen["read_markers"] == [{"user_id": alice.id, "last_read_message_id": first},
+                                    {"user_id": bob.id, "last_read_message_id": first},
+                                    {"user_id": carol.id, "last_read_message_id": 0}]
+    listed = client.get("/api/conversations", headers=carol.headers).get_json()["conversations"]
+    assert listed[0]["read_markers"] == seen["read_markers"]

@@ -18,7 +18,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
                  "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP = {"width": 1366, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -59,3 +59,20 @@ def api_session(base: str, username: str, password: str = PASSWORD, *, register:
     response = session.post(f"{base}/auth/login", json={"username": username, "password": password}, timeout=10)
     assert response.status_code == 200, response.text
     return session
+
+
+def signed_in_page(browser, base: str, session: requests.Session, viewport: dict = DESKTOP):
+    """A browser context holding `session`'s login cookies, and a page in it."""
+    context = browser.new_context(base_url=base, viewport=viewport)
+    context.add_cookies([{"name": c.name, "value": c.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
+                         for c in session.cookies])
+    return context, context.new_page()
+
+
+def befriend(base: str, asker: requests.Session, answerer: requests.Session, answerer_name: str) -> int:
+    """Make two users friends through the API; returns their direct conversation's id."""
+    sent = asker.post(f"{base}/api/friend-requests", json={"username": answerer_name}, timeout=10)
+    assert sent.status_code == 201, sent.text
+    accepted = answerer.post(f"{base}/api/friend-requests/{sent.json()['request']['id']}/accept", timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    return accepted.json()["conversation_id"]

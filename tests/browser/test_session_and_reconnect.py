@@ -53,8 +53,8 @@ def test_expired_token_and_lost_connection_go_unnoticed(start_stack, browser):
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             expect(page).to_have_url(re.compile(f"/chat/{conversation_id}$"))
-            # The URL changes before the page's scripts run; typing earlier is lost on a loaded machine.
-            page.wait_for_load_state()
+            # The URL changes before the page's scripts run: the composer stays read-only until they
+            # do, so fill() waits for it and the first Enter sends (as it must for a person, too).
             page.locator("#composer-text").fill("first")
             page.locator("#composer-text").press("Enter")
             expect(page.locator(".message.mine .message-status").last).to_have_text("Sent")
@@ -85,7 +85,10 @@ def test_expired_token_and_lost_connection_go_unnoticed(start_stack, browser):
             page.locator("#composer-text").press("Enter")
             expect(page.locator(".message.mine .message-status").last).to_have_text(re.compile("Sent|Seen"))
             expect(page.locator(".message .bubble")).to_have_text(["first", "while you were away", "after expiry"])
-            history = bob_api.get(f"{stack.url}/api/conversations/{conversation_id}/messages", timeout=10).json()
-            assert [m["text"] for m in history["messages"]] == ["first", "while you were away", "after expiry"]
+            # Bob's access token from before has lapsed too (ACCESS_TOKEN_TTL=5): log in afresh to check.
+            bob_api = api_session(stack.url, bob_name, register=False)
+            history = bob_api.get(f"{stack.url}/api/conversations/{conversation_id}/messages", timeout=10)
+            assert history.status_code == 200, history.text
+            assert [m["text"] for m in history.json()["messages"]] == ["first", "while you were away", "after expiry"]
         finally:
             context.close()

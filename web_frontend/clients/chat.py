@@ -7,6 +7,7 @@ CSRF token, checked before any of these state-changing calls is made.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from .base import Caller, ServiceClient
 
@@ -45,6 +46,9 @@ class ChatClient(ServiceClient):
 
     def decline_friend_request(self, caller: Caller, request_id: int) -> None:
         self._post(caller, f"/api/friend-requests/{request_id}/decline")
+
+    def remove_friend(self, caller: Caller, username: str) -> None:
+        self.call("DELETE", f"/api/friends/{quote(username, safe='')}", caller, headers=caller.bearer())
 
     def direct_conversation(self, caller: Caller, username: str) -> dict[str, Any]:
         return self._post(caller, "/api/conversations/direct", {"username": username})["conversation"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..backends import caller, login_required
+from ..clients import RequestRejected
 from ..forms import back
 from ..state import app_state
 from . import layout_context
@@ -17,6 +18,11 @@ MAX_QUERY = 32
 @bp.get("/friends")
 @login_required
 def index():
+    return _render()
+
+
+def _render(group: dict | None = None, status: int = 200):
+    """The Friends page; `group` carries a refused new-group form back (its input and error)."""
     chat, auth = app_state().chat, app_state().auth
     context = layout_context()
     query = request.args.get("q", "").strip()[:MAX_QUERY]
@@ -33,8 +39,9 @@ def index():
          "request_id": relation.get(user["id"], ("none", None))[1]}
         for user in (auth.search_users(caller(), query) if query else [])
     ]
+    group = group or {"title": "", "members": [], "error": None}
     return render_template("friends.html", query=query, results=results, friends=friends,
-                           incoming=incoming, outgoing=outgoing, **context)
+                           incoming=incoming, outgoing=outgoing, group=group, **context), status
 
 
 @bp.post("/friends/requests")
@@ -68,6 +75,14 @@ def decline_request(request_id: int):
     return redirect(back(), code=303)
 
 
+@bp.post("/friends/<username>/remove")
+@login_required
+def remove_friend(username: str):
+    app_state().chat.remove_friend(caller(), username)
+    flash(f"You and {username} are no longer friends. Your chat stays, read-only.", "info")
+    return redirect(url_for("friends.index"), code=303)
+
+
 @bp.post("/friends/<username>/chat")
 @login_required
 def open_direct(username: str):
@@ -80,8 +95,20 @@ def open_direct(username: str):
 def create_group():
     title = request.form.get("title", "").strip()
     members = [name for name in request.form.getlist("members") if name.strip()]
-    if not title or not members:
-        flash("A group needs a title and at least one friend.", "error")
-        return redirect(url_for("friends.index", _anchor="new-group"), code=303)
-    conversation = app_state().chat.create_group(caller(), title, members)
-    return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+    group = {"title": title, "members": members, "error": None}
+    # A refused form comes back as it was typed, with the reason beside it (not in a toast).
+    if not title:
+        group["error"] = {"field": "title", "message": "Give the group a name."}
+    elif not members:
+        group["error"] = {"field": "members", "message": "Pick at least one friend."}
+    else:
+        try:
+            conversation = app_state().chat.create_group(caller(), title, members)
+        except RequestRejected as error:
+            if error.status != 422:
+                raise
+            field = "title" if "title" in error.fields else "members"
+            group["error"] = {"field": field, "message": error.fields.get(field) or error.message}
+        else:
+            return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
+    return _render(group, 422)

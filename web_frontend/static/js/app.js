@@ -2,7 +2,8 @@
 // and on the chat pages the conversation list and the open conversation.
 import { api } from "./api.js";
 import { ConversationView } from "./conversation.js";
-import { announce } from "./dom.js";
+import { announce, directPartner } from "./dom.js";
+import { isFriendsPage, refreshFriendsPage } from "./friends_page.js";
 import { seedPresence, setPresence } from "./presence.js";
 import { Sidebar } from "./sidebar.js";
 import { connectSocket } from "./socket.js";
@@ -35,18 +36,24 @@ function start() {
 
   connection.on("presence", ({ user_id: userId, online }) => setPresence(userId, online));
   connection.on("friend_request", (request) => {
-    const badge = document.getElementById("request-badge");
-    setRequestBadge(Number(badge?.textContent || 0) + 1);
-    const notice = document.getElementById("live-requests");
-    if (notice) notice.hidden = false;
+    // The count comes from the server, not +1: the catch-up on connecting may already include this one.
+    refreshRequestBadge();
     announce(`New friend request from ${request.from.username}`);
+    if (isFriendsPage()) refreshFriendsPage();
   });
+  connection.on("friend_removed", ({ friend }) => setPresence(friend.id, false));
 
   if (!data) {
     const friendDots = document.querySelectorAll("[data-presence-user]");
     seedPresence([...friendDots].map((dot) => ({ id: Number(dot.dataset.presenceUser), online: dot.dataset.online === "true" })));
-    connection.on("friend_added", () => refreshRequestBadge());
-    connection.onReconnect(() => refreshRequestBadge());
+    const refreshLists = () => {
+      refreshRequestBadge();
+      if (isFriendsPage()) refreshFriendsPage();
+    };
+    connection.on("friend_added", refreshLists);
+    connection.on("friend_removed", refreshLists);
+    // The first connect too: what happened between rendering the page and connecting had no event here.
+    connection.onConnect(refreshLists);
     return;
   }
 
@@ -60,8 +67,10 @@ function start() {
     openId,
   });
 
+  const isFriend = (userId) => data.friends.some((f) => f.id === userId);
   let view = null;
   if (data.open) {
+    const partner = directPartner(data.open.conversation, data.me);
     view = new ConversationView({
       root: document.querySelector(".pane"),
       connection,
@@ -70,6 +79,7 @@ function start() {
       messages: data.open.messages,
       hasMore: data.open.has_more,
       onRead: (id) => sidebar.markRead(id),
+      writable: !partner || isFriend(partner.id),
     });
   }
 
@@ -82,16 +92,40 @@ function start() {
   connection.on("typing", (event) => view && view.onTyping(event));
   connection.on("read", (event) => view && view.onReadEvent(event));
   connection.on("conversation", (conversation) => sidebar.upsert(conversation));
+  // A direct conversation is writable exactly while its two members are friends.
+  const partnerOfOpenChat = () => view && directPartner(view.conversation, data.me);
+  connection.on("friend_removed", ({ friend }) => {
+    data.friends = data.friends.filter((f) => f.id !== friend.id);
+    if (partnerOfOpenChat()?.id === friend.id) view.setWritable(false);
+  });
   connection.on("friend_added", ({ friend, conversation_id: conversationId }) => {
-    if (friend) setPresence(friend.id, Boolean(friend.online));
+    if (friend) {
+      data.friends.push(friend);
+      setPresence(friend.id, Boolean(friend.online));
+      if (partnerOfOpenChat()?.id === friend.id) view.setWritable(true);
+    }
     if (conversationId) sidebar.ensure(conversationId);
     refreshRequestBadge();
   });
-  connection.onReconnect(() => {
+  // Also on the first connect: a message sent between rendering the page and connecting had no event here.
+  connection.onConnect(() => {
     sidebar.reload();
     refreshRequestBadge();
+    refreshFriends();
     if (view) view.catchUp();
   });
+
+  // Friendships that changed while no events could reach this page.
+  async function refreshFriends() {
+    try {
+      ({ friends: data.friends } = await api("/api/friends"));
+    } catch {
+      return; // offline again: the next connect retries
+    }
+    seedPresence(data.friends);
+    const partner = partnerOfOpenChat();
+    if (partner) view.setWritable(isFriend(partner.id));
+  }
 }
 
 start();

@@ -1,7 +1,10 @@
-// One open conversation: history with paging, live messages, sending with retry, typing and "seen".
+// One open conversation: history with paging, live messages, sending, typing and "seen".
 import { api } from "./api.js";
 import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
+import { loadDraft, saveDraft } from "./drafts.js";
+import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
+import { ReadMarkers } from "./seen.js";
 
 const PAGE_SIZE = 50;
 const TYPING_THROTTLE_MS = 2500;
@@ -9,7 +12,7 @@ const TYPING_SHOWN_MS = 4000;
 const NEAR_BOTTOM_PX = 80;
 
 export class ConversationView {
-  constructor({ root, connection, me, conversation, messages, hasMore, onRead }) {
+  constructor({ root, connection, me, conversation, messages, hasMore, onRead, writable }) {
     this.connection = connection;
     this.me = me;
     this.conversation = conversation;
@@ -18,7 +21,7 @@ export class ConversationView {
     this.onRead = onRead;
     this.byId = new Map();       // message id -> <li>
     this.pending = new Map();    // client_id -> {text, node}
-    this.seenUpTo = 0;           // highest message id another member has read
+    this.markers = new ReadMarkers(conversation, me);
     this.lastReadSent = 0;
     this.lastTypingSent = 0;
     this.typers = new Map();     // username -> timer
@@ -31,27 +34,46 @@ export class ConversationView {
     this.typing = root.querySelector("#typing-indicator");
     this.form = root.querySelector("#composer");
     this.input = root.querySelector("#composer-text");
+    this.sendButton = root.querySelector(".send-button");
+    this.readOnlyNotice = root.querySelector("#read-only-notice");
+    this.root = root;
+    this.writable = true;
+    this.outbox = new Outbox({
+      connection,
+      conversationId: this.id,
+      onSent: (pending, message) => this.sent(pending, message),
+      onRefused: (pending, error) => this.refused(pending, error),
+      onWaiting: (pending) => this.waiting(pending),
+    });
 
-    this.renderHeader(root);
-    onPresenceChange(() => this.renderHeader(root));
+    this.renderHeader();
+    onPresenceChange(() => this.renderHeader());
     for (const message of messages) this.add(message);
     this.updateEmpty();
     this.updateHistoryStatus();
     this.scrollToBottom();
     this.bindEvents();
+    this.input.value = loadDraft(me.id, this.id);
+    this.autosize();
+    this.setWritable(writable);
+    // Typing was blocked until now (readonly in the page), so an early Enter is never lost.
+    this.input.readOnly = false;
     this.fillViewport();
+    // The first read goes out once the socket is up: opening a chat marks it read at once.
+    connection.onConnect(() => this.markReadIfVisible());
     this.markReadIfVisible();
   }
 
   // ----- rendering -----
-  renderHeader(root) {
+  renderHeader() {
+    const root = this.root;
     const title = conversationTitle(this.conversation, this.me);
     const partner = directPartner(this.conversation, this.me);
     root.querySelector("#conversation-title").textContent = title;
     const avatarNode = root.querySelector("#conversation-avatar");
     avatarNode.textContent = title.slice(0, 1).toUpperCase();
     const subtitle = partner
-      ? (isOnline(partner.id) ? "Online" : "Offline")
+      ? (!this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
       : `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
     root.querySelector("#conversation-subtitle").textContent = subtitle;
     document.title = `${title} · Parley`;
@@ -117,15 +139,18 @@ export class ConversationView {
     for (const node of mine) {
       const status = node.querySelector(".message-status");
       if (node.classList.contains("failed")) continue;
-      if (node.classList.contains("pending")) { status.textContent = "Sending…"; continue; }
+      if (node.classList.contains("pending")) {
+        status.textContent = node.classList.contains("queued") ? "Waiting for connection…" : "Sending…";
+        continue;
+      }
       status.textContent = "";
       status.classList.remove("seen");
       latestConfirmed = node;
     }
     if (latestConfirmed && !latestConfirmed.nextElementSibling?.classList.contains("pending")) {
       const status = latestConfirmed.querySelector(".message-status");
-      const seen = Number(latestConfirmed.dataset.id) <= this.seenUpTo;
-      status.textContent = seen ? "Seen" : "Sent";
+      const { text, seen } = this.markers.label(Number(latestConfirmed.dataset.id), this.conversation.kind);
+      status.textContent = text;
       status.classList.toggle("seen", seen);
     }
   }
@@ -171,6 +196,7 @@ export class ConversationView {
     });
     this.input.addEventListener("input", () => {
       this.autosize();
+      saveDraft(this.me.id, this.id, this.input.value);
       const now = Date.now();
       if (this.input.value.trim() && now - this.lastTypingSent > TYPING_THROTTLE_MS) {
         this.lastTypingSent = now;
@@ -185,15 +211,30 @@ export class ConversationView {
     window.addEventListener("focus", () => this.markReadIfVisible());
   }
 
+  // Grows with the text up to its CSS max-height; the newest messages stay in view as it grows.
   autosize() {
+    const stick = this.nearBottom();
     this.input.style.height = "auto";
-    this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
+    this.input.style.height = `${this.input.scrollHeight + 2}px`;
+    if (stick) this.scrollToBottom();
+  }
+
+  // A direct conversation with someone who is no longer a friend is read-only: say so, and
+  // take the composer away instead of letting messages fail.
+  setWritable(writable) {
+    this.writable = writable;
+    this.input.disabled = !writable;
+    this.sendButton.disabled = !writable;
+    this.readOnlyNotice.hidden = writable;
+    this.form.classList.toggle("read-only", !writable);
+    this.renderHeader();
   }
 
   submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
+    if (!text.trim() || !this.writable) return;
     this.input.value = "";
+    saveDraft(this.me.id, this.id, "");
     this.autosize();
     this.input.focus();
     const clientId = newClientId();
@@ -204,37 +245,27 @@ export class ConversationView {
     this.updateEmpty();
     this.updateStatuses();
     this.scrollToBottom();
-    this.deliver(pending);
+    this.outbox.add(pending);
   }
 
-  // Send over the socket; if that is down, slow or refused for auth, send the same
-  // client_id over REST: the server answers with the already-stored message, never a second one.
-  async deliver(pending) {
-    const body = { conversation_id: this.id, text: pending.text, client_id: pending.clientId };
-    let result = await this.connection.emit("send", body);
-    if (!result.ok && ["offline", "timeout", "unauthorized", "bad_ack"].includes(result.error?.code)) {
-      if (result.error.code === "unauthorized") this.connection.reconnect();
-      try {
-        const data = await api(`/api/conversations/${this.id}/messages`, {
-          method: "POST", body: { text: pending.text, client_id: pending.clientId },
-        });
-        result = { ok: true, message: data.message };
-      } catch (error) {
-        result = { ok: false, error: { code: error.code, message: error.message } };
-      }
-    }
+  sent(pending, message) {
     if (!this.pending.has(pending.clientId)) return; // the live event confirmed it already
-    if (result.ok) {
-      this.confirm(pending, result.message);
-      this.onRead(this.id);
-    } else {
-      this.fail(pending, result.error?.message || "Not sent.");
-    }
+    this.confirm(pending, message);
+    this.onRead(this.id);
   }
 
-  fail(pending, reason) {
+  waiting(pending) {
+    if (!this.pending.has(pending.clientId)) return;
+    pending.node.classList.add("queued");
+    this.updateStatuses();
+  }
+
+  refused(pending, error) {
+    if (!this.pending.has(pending.clientId)) return;
+    if (error?.code === "forbidden") this.setWritable(false);
+    const reason = error?.message || "Not sent.";
     const { node } = pending;
-    node.classList.remove("pending");
+    node.classList.remove("pending", "queued");
     node.classList.add("failed");
     const status = node.querySelector(".message-status");
     const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
@@ -243,7 +274,7 @@ export class ConversationView {
       node.classList.remove("failed");
       node.classList.add("pending");
       status.textContent = "Sending…";
-      this.deliver(pending);
+      this.outbox.add(pending);
       this.input.focus();
     });
     announce(`Message not sent: ${reason}`);
@@ -283,11 +314,8 @@ export class ConversationView {
   }
 
   onReadEvent({ conversation_id: conversationId, user_id: userId, message_id: messageId }) {
-    if (conversationId !== this.id || userId === this.me.id) return;
-    if (messageId > this.seenUpTo) {
-      this.seenUpTo = messageId;
-      this.updateStatuses();
-    }
+    if (conversationId !== this.id) return;
+    if (this.markers.move(userId, messageId)) this.updateStatuses();
   }
 
   markReadIfVisible() {

@@ -8,8 +8,7 @@ const OFFLINE_LABEL_DELAY_MS = 1500;
 export function connectSocket() {
   const status = document.getElementById("connection-status");
   const socket = window.io({ path: "/socket.io/", withCredentials: true });
-  const reconnectListeners = new Set();
-  let everConnected = false;
+  const connectListeners = new Set();
   let refreshedForThisAttempt = false;
   let offlineTimer = null;
 
@@ -44,8 +43,7 @@ export function connectSocket() {
   socket.on("connect", () => {
     refreshedForThisAttempt = false;
     showStatus("online");
-    if (everConnected) for (const listener of reconnectListeners) listener();
-    everConnected = true;
+    for (const listener of connectListeners) listener();
   });
 
   socket.on("connect_error", (error) => {
@@ -68,7 +66,8 @@ export function connectSocket() {
   return {
     socket,
     on: (event, handler) => socket.on(event, handler),
-    onReconnect: (listener) => reconnectListeners.add(listener),
+    // Every connect, the first one included: catching up and sending what waited for the connection.
+    onConnect: (listener) => connectListeners.add(listener),
     connected: () => socket.connected,
     reconnect: () => {
       socket.disconnect();
