@@ -189,20 +189,26 @@ def deployment(tmp_path_factory):
 
 
 def report() -> None:
+    if FIGURES:
+        ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+        ARTIFACT.write_text(json.dumps(FIGURES, indent=2) + "\n")
+
+
+def table() -> list[str]:
+    """The figures as printed at the end of the test run (tests/deploy/conftest.py)."""
     if not FIGURES:
-        return
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT.write_text(json.dumps(FIGURES, indent=2) + "\n")
-    print(f"\ncompose deployment ({ARTIFACT.relative_to(ROOT)}): {FIGURES.get('timings')}")
-    print(f"{'phase':<16}{'sent':>6}{'acked':>7}{'delivered':>11}{'lost':>6}{'dup':>5}"
-          f"{'reconnects':>12}{'max reconnect s':>17}  http statuses")
+        return []
+    lines = [f"{ARTIFACT.relative_to(ROOT)}; seconds: {FIGURES.get('timings')}",
+             f"{'phase':<16}{'sent':>6}{'acked':>7}{'delivered':>11}{'lost':>6}{'dup':>5}"
+             f"{'reconnects':>12}{'max reconnect s':>17}  http statuses"]
     for phase, figures in FIGURES.items():
         if phase == "timings":
             continue
         reconnect = figures["reconnect_seconds"]
-        print(f"{phase:<16}{figures['sent']:>6}{figures['acknowledged']:>7}{figures['delivered']:>11}"
-              f"{figures['lost']:>6}{figures['duplicated']:>5}{reconnect['count']:>12}"
-              f"{reconnect['max'] if reconnect['max'] is not None else '-':>17}  {figures['http_statuses']}")
+        lines.append(f"{phase:<16}{figures['sent']:>6}{figures['acknowledged']:>7}{figures['delivered']:>11}"
+                     f"{figures['lost']:>6}{figures['duplicated']:>5}{reconnect['count']:>12}"
+                     f"{reconnect['max'] if reconnect['max'] is not None else '-':>17}  {figures['http_statuses']}")
+    return lines
 
 
 @pytest.fixture(scope="module")
