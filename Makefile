@@ -3,8 +3,9 @@
 #   make up       start gateway + auth + chat + frontend on http://127.0.0.1:8080 (see README)
 #   make status   every process, its pid, port and health
 #   make down     stop exactly what `make up` started
-#   make test     the whole test suite
+#   make test     the whole test suite (includes test-faults and test-deploy)
 #   make test-faults  the fault suite alone (Redis, PostgreSQL, a chat instance, auth killed under traffic)
+#   make test-deploy  build the Docker images and run the docker-compose deployment for real
 #   make bench    benchmarks (BENCH_ARGS=--quick for a short run)
 #   make clean    stop the stack, remove run data, logs and caches (keeps .venv)
 
@@ -15,18 +16,23 @@ STAMP := $(VENV)/.requirements-installed
 REQUIREMENTS := requirements-dev.txt shared/pyproject.toml \
 	auth_service/requirements.txt chat_service/requirements.txt web_frontend/requirements.txt
 
-.PHONY: venv up down status test test-faults bench clean
+.PHONY: prerequisites venv up down status test test-faults test-deploy bench clean
 
 venv: $(STAMP)
 
-$(BIN)/python:
+# Debian packages (nginx, python3-venv): installed when root or password-less sudo allows,
+# otherwise the one command to run is printed. Standard library only.
+prerequisites:
+	$(PYTHON) -m stack.prerequisites
+
+$(BIN)/python: | prerequisites
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(REQUIREMENTS) | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
-up: venv
+up: prerequisites venv
 	$(BIN)/python -m stack up
 
 # down/status need only the standard library, so they work even without the virtualenv.
@@ -36,11 +42,15 @@ down:
 status:
 	$(PYTHON) -m stack status
 
-test: venv
+test: prerequisites venv
 	$(BIN)/pytest
 
 test-faults: venv
 	$(BIN)/pytest -m faults tests/system
+
+# Needs a Docker engine and docker-compose (bash .ci/run installs and starts them).
+test-deploy: venv
+	$(BIN)/pytest -m deploy tests/deploy
 
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)

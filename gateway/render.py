@@ -31,8 +31,11 @@ COMPOSE_CONF = GATEWAY_DIR / "nginx.compose.conf"
 # The ports the services listen on inside their containers (see each <service>/Dockerfile).
 COMPOSE_PORTS = {"auth_service": 8001, "chat_service": 8100, "web_frontend": 8002}
 COMPOSE_LISTEN_PORT = 8080
-# Docker's embedded DNS server; short validity so new replicas join within seconds.
+# Docker's embedded DNS server. nginx keeps an answer for `valid`: a replica removed by
+# `--scale` stays in the upstream that long, and requests hashed to it wait for a connect
+# error before going elsewhere, so the answer is kept briefly (new replicas join as fast).
 DOCKER_RESOLVER = "127.0.0.11"
+DOCKER_RESOLVER_VALID = "1s"
 
 SECURITY_HEADERS = (
     "add_header X-Content-Type-Options $default_x_content_type_options always;",
@@ -137,7 +140,7 @@ def render_compose() -> str:
             ],
             "mime_types": "/etc/nginx/mime.types",
             "logs": ["access_log /dev/stdout gateway;"],
-            "resolver": [f"resolver {DOCKER_RESOLVER} valid=10s ipv6=off;", "resolver_timeout 5s;"],
+            "resolver": [f"resolver {DOCKER_RESOLVER} valid={DOCKER_RESOLVER_VALID} ipv6=off;", "resolver_timeout 5s;"],
             "auth_servers": servers("auth_service"),
             "chat_servers": servers("chat_service"),
             "frontend_servers": servers("web_frontend"),

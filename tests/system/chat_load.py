@@ -292,12 +292,19 @@ class ChatClient:
                     self._resync.set()
 
     def drop(self, link: Link) -> None:
-        """Give up on a connection that stopped answering, as a real client would, and reconnect."""
+        """Give up on a connection that stopped answering, as a real client would, and reconnect.
+
+        The old connection is closed aside: on long-polling, disconnect() waits for the pending
+        poll, which an instance that is gone may hold until the gateway's read timeout."""
+        threading.Thread(target=self._disconnect_quietly, args=(link,), daemon=True).start()
+        self._on_disconnect(link)
+
+    @staticmethod
+    def _disconnect_quietly(link: Link) -> None:
         try:
             link.sio.disconnect()
         except Exception:
             pass
-        self._on_disconnect(link)
 
     def close(self) -> None:
         self._closing = True

@@ -1,0 +1,3 @@
+from tests.deploy.images import ensure_all
+
+ensure_all()
