@@ -105,8 +105,12 @@ def load(url: str, size: Size, words: list[str], rng: random.Random) -> dict[str
     loaded = time.monotonic() - started
     cursor.execute("SELECT pg_size_pretty(pg_relation_size('ix_messages_search_vector'))")
     index_size = cursor.fetchone()[0]
+    share = {}
+    for rank in (0, 5000):
+        cursor.execute("SELECT count(*) FROM messages WHERE search_vector @@ to_tsquery('simple', %s)", (words[rank],))
+        share[f"messages_with_word_{rank + 1}"] = cursor.fetchone()[0]
     connection.close()
-    return {"load_seconds": loaded, "gin_index_size": index_size}
+    return {"load_seconds": loaded, "gin_index_size": index_size, **share}
 
 
 def queries(size: Size, words: list[str], rng: random.Random) -> list[tuple[str, dict[str, str]]]:
@@ -195,7 +199,8 @@ def run(quick: bool = False, messages: int | None = None) -> dict[str, Any]:
         log(f"loading {size.messages:,} messages for {size.users:,} users into PostgreSQL")
         figures = {"messages": size.messages, "users": size.users,
                    "conversations_per_user": 2 * PEERS_PER_USER, **load(url, size, words, rng)}
-        log(f"loaded in {figures['load_seconds']:.0f} s (GIN index {figures['gin_index_size']}); "
+        log(f"loaded in {figures['load_seconds']:.0f} s (GIN index {figures['gin_index_size']}); the commonest word "
+            f"is in {figures['messages_with_word_1']:,} messages, the 5,001st in {figures['messages_with_word_5001']:,}; "
             f"timing {size.queries} searches")
         figures.update(measure(normalize_database_url(url), queries(size, words, rng)))
     log(f"p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms")
