@@ -1,5 +1,7 @@
 """Message search over REST, on SQLite (FTS5) and PostgreSQL (tsvector + GIN)."""
 
+import contextlib
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -145,3 +147,44 @@ def test_bad_queries_are_422(client, pair, params, field):
 
 def test_needs_authentication(client):
     assert client.get("/api/search/messages?q=x").status_code == 401
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_messages_stored_before_the_index_existed_are_found(dialect, tmp_path, fake_auth):
+    """Upgrading a database that already holds messages indexes them; downgrading removes the index."""
+    from alembic import command
+
+    from chat_service import create_app
+    from chat_service.migrate import HERE
+    from chat_service.state import EXTENSION
+    from shared.database import alembic_config
+    from shared.testing import temporary_postgres_database
+
+    from .conftest import TestUser, make_config, make_token
+
+    with contextlib.ExitStack() as resources:
+        url = (f"sqlite:///{tmp_path / 'chat.sqlite3'}" if dialect == "sqlite"
+               else resources.enter_context(temporary_postgres_database("chat_search_migration")))
+        config = alembic_config(HERE, url)
+        command.upgrade(config, "0001")
+        fake_auth.reset()
+        record = fake_auth.register("alice")
+        alice_id = record["id"]
+        run_sql(url, "INSERT INTO users (id, username, created_at) VALUES (:id, 'alice', CURRENT_TIMESTAMP)", id=alice_id)
+        run_sql(url, "INSERT INTO conversations (id, kind, title, created_by_id, created_at, last_activity_at) "
+                     "VALUES (1, 'group', 'Old times', :id, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", id=alice_id)
+        run_sql(url, "INSERT INTO conversation_members (conversation_id, user_id, joined_at, last_read_message_id) "
+                     "VALUES (1, :id, CURRENT_TIMESTAMP, 0)", id=alice_id)
+        run_sql(url, "INSERT INTO messages (conversation_id, sender_id, text, created_at) "
+                     "VALUES (1, :id, 'written before search existed', CURRENT_TIMESTAMP)", id=alice_id)
+        command.upgrade(config, "head")
+        command.downgrade(config, "0001")
+        command.upgrade(config, "head")
+        app = create_app(make_config(url, fake_auth.url))
+        resources.callback(app.extensions[EXTENSION].shutdown)
+        client = app.test_client()
+        token = make_token(record)
+        alice = TestUser(alice_id, "alice", record["created_at"], token, {"Authorization": f"Bearer {token}"})
+        body = search(client, alice, q="before search")
+        assert texts(body) == ["written before search existed"]
+        assert body["results"][0]["conversation"] == {"id": 1, "kind": "group", "title": "Old times"}
