@@ -73,6 +73,13 @@ def test_search_marks_matches_and_jumps_to_an_old_message(live_stack, browser, s
         expect(jumped).to_be_in_viewport()
         assert page.evaluate("window.stillThisPage") is True
 
+        # Older results page in on request.
+        page.locator("#search-conversation").fill("filler")
+        expect(in_chat).to_have_count(20)
+        page.locator("#search-conversation-results .search-more").click()
+        expect(in_chat).to_have_count(40)
+        expect(in_chat.nth(20).locator(".search-result-text")).to_have_text(f"filler {FILLERS - 21}")
+
         # Nothing found says so.
         page.locator("#search-conversation").fill("okapi")
         expect(page.locator("#search-conversation-results .search-status")).to_have_text("No messages found.")

@@ -113,6 +113,8 @@ class SearchBox {
   item(result) {
     const { message } = result;
     const who = message.sender.id === this.me.id ? "You" : message.sender.username;
+    // Over all chats the title names the chat; the sender is added unless the title already says it.
+    const senderShown = !this.conversationId && (result.conversation.kind === "group" || who === "You");
     const link = el("a", {
       className: "search-result",
       attrs: { href: `/chat/${message.conversation_id}?message=${message.id}` },
@@ -124,8 +126,7 @@ class SearchBox {
           attrs: { datetime: message.created_at } }),
       ]),
       el("span", { className: "search-result-text" }, [
-        this.conversationId || result.conversation.kind === "direct" && who !== "You" ? null
-          : el("span", { className: "search-result-sender", text: `${who}: ` }),
+        senderShown ? el("span", { className: "search-result-sender", text: `${who}: ` }) : null,
         ...markedText(message.text, result.highlights),
       ]),
     ]);
