@@ -52,7 +52,7 @@ class SearchQuery:
             raise invalid("q", "must contain a word (letters or digits)")
         if len(words) > MAX_WORDS:
             raise invalid("q", f"must have at most {MAX_WORDS} words")
-        return cls(words, prefix=len(words[-1]) >= MIN_PREFIX)
+        return cls(words, prefix=len("".join(WORD.findall(words[-1]))) >= MIN_PREFIX)
 
     def _is_prefix(self, index: int) -> bool:
         return self.prefix and index == len(self.words) - 1
@@ -77,7 +77,8 @@ class SearchQuery:
     def highlights(self, message_text: str) -> list[list[int]]:
         """[start, end) offsets, in characters (code points), of the words of `message_text`
         that the query matched: the same word, or any word starting with the last query
-        word when it is a prefix. Case and diacritics are ignored, as the indexes do."""
+        word when it is a prefix. Case and diacritics are ignored (FTS5 ignores both, PostgreSQL
+        only case: there a message found for "café" may also have its "cafe" marked)."""
         terms = [fold(part) for word in self.words for part in WORD.findall(word)]
         exact = set(terms)
         prefix = terms[-1] if self.prefix else None
