@@ -8,7 +8,8 @@ PostgreSQL: a generated tsvector column with a GIN index. The database keeps it 
 with every INSERT and every UPDATE of `text` (edits, deletes that blank the text) without
 any application code. The 'simple' configuration lowercases and splits words but neither
 stems nor drops stop words: chats mix languages, and a search for "the who" or for a
-word in another language must find it verbatim.
+word in another language must find it verbatim. Adding the column rewrites the table under
+an exclusive lock, and the index is built in one go: on a large database, upgrade at a quiet time.
 
 SQLite: an FTS5 index over messages.text (external content, so the text is stored once),
 kept in step by triggers on INSERT, DELETE and UPDATE OF text.
