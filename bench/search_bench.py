@@ -3,7 +3,9 @@
 Bulk-loads a throwaway PostgreSQL database (chat_service's migrations, then COPY) with
 1,000,000 messages (100,000 with --quick) in direct conversations of users who each
 have 20 of them, with words drawn from a Zipf-like vocabulary, so some words occur in
-a large share of all messages and others in a handful. Then it times
+a large share of all messages and others in a handful; a tenth of the users' chats went quiet
+long ago (all their messages among the oldest 5 %), and 100 users share a group that holds a
+fifth of the newer messages. Then it times
 `GET /api/search/messages` in chat_service's own process (the Flask app with its
 authentication, the query and the JSON; no network), one request at a time, for random
 users: common words, rare words, two words, an as-you-type prefix, each with and without
@@ -22,6 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 PEERS_PER_USER = 10  # each user starts 10 direct conversations and is invited into 10: 20 each
+# A tenth of the users went quiet: their chats got messages only among the oldest 5 %, so the
+# newest messages of the table are all other people's (the case that punishes reading it by id).
+QUIET_USERS = 0.10
+QUIET_SINCE = 0.05
+# And one big group: 100 active users, a fifth of all newer messages (the chats that hold too many
+# messages to read them all, where the planner chooses between the text index and the id order).
+GROUP_MEMBERS = 100
+GROUP_SHARE = 0.20
 VOCABULARY = 20_000
 TARGET_P95_MS = 100.0
 SEED = 20261128
@@ -89,10 +99,24 @@ def load(url: str, size: Size, words: list[str], rng: random.Random) -> dict[str
           itertools.chain.from_iterable(((i, low, now, 0), (i, high, now, 0)) for i, (low, high) in enumerate(pairs, 1)))
     weights = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(words))))
 
+    quiet = quiet_users(size)
+    active = [i for i, (low, high) in enumerate(pairs) if low > quiet and high > quiet]
+    group_id, members = group(size)
+    _copy(cursor, "conversations", "id, kind, title, created_by_id, created_at, last_activity_at",
+          [(group_id, "group", "everyone", members[0], now, now)])
+    _copy(cursor, "conversation_members", "conversation_id, user_id, joined_at, last_read_message_id",
+          ((group_id, member, now, 0) for member in members))
+
     def messages():
         for message_id in range(1, size.messages + 1):
-            conversation = rng.randrange(len(pairs))
             text = " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(3, 14)))
+            if message_id <= QUIET_SINCE * size.messages:
+                conversation = rng.randrange(len(pairs))
+            elif rng.random() < GROUP_SHARE:
+                yield message_id, group_id, rng.choice(members), text, now
+                continue
+            else:
+                conversation = rng.choice(active)
             yield message_id, conversation + 1, pairs[conversation][message_id % 2], text, now
 
     batch = 100_000
@@ -113,6 +137,17 @@ def load(url: str, size: Size, words: list[str], rng: random.Random) -> dict[str
     return {"load_seconds": loaded, "gin_index_size": index_size, **share}
 
 
+def quiet_users(size: Size) -> int:
+    """Users 1..this one are the quiet ones."""
+    return int(size.users * QUIET_USERS)
+
+
+def group(size: Size) -> tuple[int, list[int]]:
+    """The big group's id (after the direct conversations) and its members (active users)."""
+    first = quiet_users(size) + 1
+    return size.users * PEERS_PER_USER + 1, list(range(first, first + GROUP_MEMBERS))
+
+
 def queries(size: Size, words: list[str], rng: random.Random) -> list[tuple[str, dict[str, str]]]:
     """(kind, query string) pairs: a mix of common and rare words, with and without conversation_id."""
     common, middle, rare = words[:20], words[200:2000], words[5000:]
@@ -123,16 +158,23 @@ def queries(size: Size, words: list[str], rng: random.Random) -> list[tuple[str,
         "prefix as typed": lambda: rng.choice(middle)[:3],
     }
     mix = []
+    quiet = quiet_users(size)
+    group_id, members = group(size)
     for i in range(size.queries):
         kind = list(makers)[(i // 2) % len(makers)]
-        user = rng.randint(1, size.users)
+        # Every fifth search is by a quiet user and every fifth by a member of the big group
+        # (far more than their share of users: the cases to watch).
+        who = {4: "quiet user", 2: "group member"}.get(i % 5)
+        user = (rng.randint(1, quiet) if who == "quiet user" else rng.choice(members) if who == "group member"
+                else rng.randint(quiet + 1, size.users))
         params = {"q": makers[kind](), "user": str(user)}
         if i % 2:
-            # One of the user's own conversations (ids follow the load's pairing).
+            # One of the user's own conversations (ids follow the load's pairing), or the group.
             peer = rng.randrange(PEERS_PER_USER)
-            params["conversation_id"] = str((user - 1) * PEERS_PER_USER + peer + 1)
+            own = (user - 1) * PEERS_PER_USER + peer + 1
+            params["conversation_id"] = str(group_id if who == "group member" else own)
             kind += ", one conversation"
-        mix.append((kind, params))
+        mix.append((kind + (f", {who}" if who else ""), params))
     return mix
 
 
@@ -213,7 +255,8 @@ def table_row(figures: dict[str, Any] | None) -> tuple[str, str, str, str, str, 
         return ("Message search p50 / p95 / p99 ms", (figures or {}).get("error", "—"), "—", "—", "p95 < 100 ms", "—")
     return (
         f"Message search p50 / p95 / p99 ms, `GET /api/search/messages` in-process, {figures['messages']:,} "
-        f"messages in PostgreSQL, user in {figures['conversations_per_user']} conversations "
+        f"messages in PostgreSQL, users in {figures['conversations_per_user']} direct conversations, some quiet "
+        f"for long, some also in a group of {GROUP_MEMBERS} holding {GROUP_SHARE:.0%} of the messages "
         "(common and rare words, two words, prefix; with and without conversation_id)",
         f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} / {figures['p99_ms']:.1f}", "—", "—", "p95 < 100 ms",
         "PASS" if figures["p95_ms"] < TARGET_P95_MS else "**MISS**",

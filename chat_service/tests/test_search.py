@@ -188,3 +188,19 @@ def test_messages_stored_before_the_index_existed_are_found(dialect, tmp_path, f
         body = search(client, alice, q="before search")
         assert texts(body) == ["written before search existed"]
         assert body["results"][0]["conversation"] == {"id": 1, "kind": "group", "title": "Old times"}
+
+
+def test_chats_holding_many_messages_are_searched_alike(client, auth, pair, monkeypatch):
+    """Past OWN_MESSAGES_READ_LIMIT the PostgreSQL query leaves the plan to the planner: same answers."""
+    from chat_service.services import search as search_service
+
+    monkeypatch.setattr(search_service, "OWN_MESSAGES_READ_LIMIT", 1)
+    alice, bob, conversation_id = pair
+    carol = auth.user("carol")
+    auth.send(carol, auth.befriend(carol, bob), "report from elsewhere")
+    sent = [auth.send(alice, conversation_id, f"report {i}")["id"] for i in range(3)]
+    first = search(client, alice, q="repo", limit=2)
+    assert [r["message"]["id"] for r in first["results"]] == [sent[2], sent[1]]
+    rest = search(client, alice, q="repo", limit=2, before=first["next_before"])
+    assert [r["message"]["id"] for r in rest["results"]] == [sent[0]] and rest["next_before"] is None
+    assert texts(search(client, alice, q="report 1", conversation_id=conversation_id)) == ["report 1"]
