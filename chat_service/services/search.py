@@ -157,10 +157,9 @@ def search_messages(session: Session, user_id: int, q: str, *, conversation_id: 
     """Messages matching `q` in the conversations I am a member of now (or in one of them:
     404 when I am not its member), newest first, `limit` at a time, older than `before`."""
     query = SearchQuery.parse(q)
-    if conversation_id is not None:
-        membership(session, conversation_id, user_id)
     mine = select(Member.conversation_id).where(Member.user_id == user_id)
     if conversation_id is not None:
+        membership(session, conversation_id, user_id)
         mine = mine.where(Member.conversation_id == conversation_id)
     mine = list(session.scalars(mine))
     if not mine:
