@@ -13,8 +13,9 @@ from shared.validation import invalid
 
 T = TypeVar("T")
 CHUNK = 64 * 1024
-# What a part's headers and the fields beside the file may take in memory.
-MAX_FIELD_BYTES = 64 * 1024
+# What the decoder may buffer: one chunk read plus what is left of the one before (a part's
+# headers, a possible boundary); data is handed on as it is found, never accumulated.
+MAX_BUFFER = 2 * CHUNK
 MAX_PARTS = 10
 
 
@@ -25,7 +26,7 @@ def read_file_field(request: Request, field: str, max_bytes: int,
     if request.mimetype != "multipart/form-data" or not request.mimetype_params.get("boundary"):
         raise BadRequest("The body must be multipart/form-data with a boundary.")
     decoder = MultipartDecoder(request.mimetype_params["boundary"].encode("latin-1", "replace"),
-                               MAX_FIELD_BYTES, max_parts=MAX_PARTS)
+                               MAX_BUFFER, max_parts=MAX_PARTS)
     events = _events(decoder, request.stream)
     try:
         for event in events:
