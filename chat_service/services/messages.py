@@ -29,7 +29,7 @@ DEFAULT_PAGE = 50
 
 MESSAGE = Fields(text=Text(max_length=MAX_TEXT), client_id=Text(max_length=64, required=False, blank=True))
 # With attachments the text is optional (a picture alone is a message).
-MESSAGE_WITH_ATTACHMENTS = Fields(text=Text(max_length=MAX_TEXT, required=False, blank=True),
+MESSAGE_WITH_ATTACHMENTS = Fields(text=Text(max_length=MAX_TEXT, min_length=0, required=False, blank=True),
                                   client_id=MESSAGE.fields["client_id"])
 
 CONVERSATIONS = Conversation.__table__

@@ -171,6 +171,10 @@ def test_send_with_attachments_rest_and_history(client, pair):
     again = client.post(url, json={"client_id": "m1", "attachment_ids": [image["id"], doc["id"]]},
                         headers=alice.headers)
     assert again.status_code == 200 and again.get_json()["message"]["attachments"] == [image, doc]
+    # Empty or blank text is fine with attachments.
+    third = upload(client, alice, b"third").get_json()["attachment"]
+    blank = client.post(url, json={"text": "", "attachment_ids": [third["id"]]}, headers=alice.headers)
+    assert blank.status_code == 201 and blank.get_json()["message"]["text"] == ""
     # Plain messages carry an empty list.
     assert client.post(url, json={"text": "hi"}, headers=alice.headers).get_json()["message"]["attachments"] == []
 
