@@ -70,7 +70,7 @@ def download_thumbnail(attachment_id: int):
 def _send(attachment: Attachment, key: str, content_type: str, *, inline: bool, name: str) -> Response:
     rt = app_state()
     if rt.config.attachment_accel_prefix:
-        # nginx serves the file; it keeps Content-Type and Content-Disposition from here and
+        # nginx serves the file; it keeps Content-Type, Content-Disposition and Cache-Control and
         # adds the security headers itself (gateway/nginx.conf.template).
         response = Response(status=200, content_type=content_type)
         response.headers["X-Accel-Redirect"] = rt.config.attachment_accel_prefix + key

@@ -71,6 +71,7 @@ def test_upload_on_one_instance_download_through_the_gateway(stack):
         assert "filename=random.bin" in served.headers["Content-Disposition"]
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         assert served.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert served.headers["Cache-Control"] == "private, max-age=3600"
 
     photo = requests.get(f"{base}{image['url']}", headers=bob["headers"], timeout=10)
     assert photo.status_code == 200 and photo.headers["Content-Type"] == "image/jpeg"
