@@ -9,9 +9,8 @@ import unicodedata
 from datetime import timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy import event
 
 from shared.database import transaction
 from shared.errors import NotFound

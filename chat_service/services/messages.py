@@ -111,12 +111,12 @@ def _store(session: Session, row: dict[str, Any], *, own_statement: bool = True)
     the statement runs in the session's transaction, for actions that write more."""
     single_statements = autocommit_engine(session)
     if single_statements is not None:
-        if not own_statement:
+        if own_statement:
+            with single_statements.connect() as connection:
+                stored = connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
+        else:
             stored = session.connection().exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
-            return None if stored is None else (stored[0], stored[1])
-        with single_statements.connect() as connection:
-            stored = connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
-            return None if stored is None else (stored[0], stored[1])
+        return None if stored is None else (stored[0], stored[1])
     connection = session.connection()
     previous_id = connection.execute(select(CONVERSATIONS.c.last_message_id)
                                      .where(CONVERSATIONS.c.id == row["conversation_id"])).scalar()
