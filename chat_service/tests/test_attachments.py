@@ -86,6 +86,36 @@ def test_png_keeps_its_format_and_transparency(client, pair):
     assert served.format == "PNG" and served.mode == "RGBA"
 
 
+def animated_gif_with_comment() -> bytes:
+    frames = [Image.new("RGB", (50, 40), color) for color in ((255, 0, 0), (0, 0, 255))]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   comment=b"private comment")
+    return out.getvalue()
+
+
+def webp_with_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam Inc."
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(out, format="WEBP", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_gif_stays_animated_and_webp_loses_its_exif(client, pair):
+    alice, _, _ = pair
+    gif = upload(client, alice, animated_gif_with_comment(), "wave.gif").get_json()["attachment"]
+    assert gif["kind"] == "image" and gif["content_type"] == "image/gif"
+    served = client.get(gif["url"], headers=alice.headers).data
+    assert b"private comment" not in served
+    assert b"private comment" in animated_gif_with_comment()
+    assert Image.open(io.BytesIO(served)).n_frames == 2
+    webp = upload(client, alice, webp_with_exif(), "w.webp").get_json()["attachment"]
+    assert webp["content_type"] == "image/webp" and (webp["width"], webp["height"]) == (64, 48)
+    served = client.get(webp["url"], headers=alice.headers).data
+    assert b"SpyCam" not in served and not Image.open(io.BytesIO(served)).getexif()
+
+
 @pytest.mark.parametrize("data, name, content_type, expected_type", [
     (b"<html><script>alert(1)</script></html>", "page.html", "text/html", "application/octet-stream"),
     (b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "x.svg", "image/svg+xml",
