@@ -1,7 +1,7 @@
 """full-text search over messages
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-28 09:05:00
 
 PostgreSQL: a generated tsvector column with a GIN index. The database keeps it in step
@@ -17,7 +17,7 @@ kept in step by triggers on INSERT, DELETE and UPDATE OF text.
 from alembic import op
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
