@@ -160,17 +160,20 @@ def _revoke_by_token(session: Session, raw: str) -> list[str]:
 
 def revoke_all(session: Session, user_id: int, sessions: SessionRevocations | None) -> None:
     """End every session of the user (log out everywhere)."""
-    end_sessions(sessions, _revoke_all(session, user_id))
+    end_sessions(sessions, revoke_user_families(session, user_id))
 
 
 @transaction
-def _revoke_all(session: Session, user_id: int) -> list[str]:
+def revoke_user_families(session: Session, user_id: int, keep: str | None = None) -> list[str]:
+    """Revoke the refresh tokens of every session of the user but `keep`; the ended session ids
+    (for `end_sessions` once committed)."""
     now = utcnow()
+    others = [RefreshToken.family_id != keep] if keep else []
     family_ids = session.scalars(select(RefreshToken.family_id).distinct()
-                                 .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now)).all()
+                                 .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now, *others)).all()
     session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None), *others)
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
