@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, new_username, signed_in_page
+from .conftest import DESKTOP, PASSWORD, PHONE, api_session, new_username, signed_in_page
 from .test_session_and_reconnect import expired_access_token, logged_in_page
 
 pytestmark = pytest.mark.browser
@@ -53,5 +53,40 @@ def test_the_account_page_is_in_the_top_bar_on_a_desktop(live_stack, browser, sc
         expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
         expect(page.get_by_role("button", name="Log out everywhere")).to_be_visible()
         screenshot(page, "account-desktop")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_changing_email_and_password_on_the_account_page(live_stack, browser, screenshot, viewport):
+    base = live_stack.url
+    name = new_username("settings")
+    other_device = api_session(base, name)
+    context, page = signed_in_page(browser, base, api_session(base, name, register=False), viewport)
+    size = "phone" if viewport is PHONE else "desktop"
+    try:
+        page.goto("/chat")
+        page.get_by_role("link", name=f"Account: {name}").click()
+
+        # A wrong password is said on its field, and the address typed stays typed.
+        page.get_by_label("New email address").fill(f"{name}.new@example.com")
+        page.get_by_label("Current password", exact=True).last.fill("not my password")
+        page.get_by_role("button", name="Change email").click()
+        expect(page.locator("#password-error")).to_have_text("Password is not your current password.")
+        expect(page.get_by_label("New email address")).to_have_value(f"{name}.new@example.com")
+        screenshot(page, f"account-email-error-{size}")
+        page.locator("#password").fill(PASSWORD)
+        page.get_by_role("button", name="Change email").click()
+        expect(page.locator(".flash")).to_have_text("Your email address has been changed.")
+        expect(page.locator("#account-email")).to_have_text(f"{name}.new@example.com")
+
+        page.locator("#current_password").fill(PASSWORD)
+        page.locator("#new_password").fill("a brand new secret")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.locator(".flash")).to_contain_text("password has been changed")
+        # This browser stays in; the other device's session has ended.
+        page.goto("/friends")
+        expect(page).to_have_url(re.compile("/friends$"))
+        assert other_device.post(f"{base}/auth/refresh", timeout=10).status_code == 401
     finally:
         context.close()
