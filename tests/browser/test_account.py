@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PASSWORD, PHONE, api_session, new_username, signed_in_page
+from .conftest import DESKTOP, PASSWORD, PHONE, api_session, befriend, new_username, signed_in_page
 from .test_session_and_reconnect import expired_access_token, logged_in_page
 
 pytestmark = pytest.mark.browser
@@ -88,5 +90,28 @@ def test_changing_email_and_password_on_the_account_page(live_stack, browser, sc
         page.goto("/friends")
         expect(page).to_have_url(re.compile("/friends$"))
         assert other_device.post(f"{base}/auth/refresh", timeout=10).status_code == 401
+    finally:
+        context.close()
+
+
+def test_download_my_data_from_a_phone(live_stack, browser):
+    base = live_stack.url
+    name, friend_name = new_username("data"), new_username("friend")
+    me, friend = api_session(base, name), api_session(base, friend_name)
+    conversation_id = befriend(base, me, friend, friend_name)
+    sent = me.post(f"{base}/api/conversations/{conversation_id}/messages", timeout=10,
+                   json={"text": "mine to keep", "client_id": "data-1"})
+    assert sent.status_code == 201, sent.text
+    context, page = signed_in_page(browser, base, me, PHONE)
+    try:
+        page.goto("/account")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download my data").click()
+        assert download.value.suggested_filename == f"parley-{name}.json"
+        data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert data["profile"]["username"] == name
+        assert [f["username"] for f in data["friends"]] == [friend_name]
+        assert [m["text"] for m in data["messages"]] == ["mine to keep"]
+        assert [c["id"] for c in data["conversations"]] == [conversation_id]
     finally:
         context.close()

@@ -8,6 +8,7 @@ import requests
 
 from shared.testing import wait_until
 
+from .chat_load import befriend, new_user
 from .test_auth_flow import PASSWORD, assert_envelope, browser_session, new_username, register
 
 pytestmark = pytest.mark.system
@@ -60,3 +61,16 @@ def test_a_new_email_through_the_gateway(stack):
                            timeout=10)
     assert changed.status_code == 200, changed.text
     assert browser.get(f"{base}/auth/me", timeout=10).json()["user"]["email"] == f"{username}@example.org"
+
+
+def test_my_data_through_the_gateway(stack):
+    me, friend = new_user(stack.url, "export"), new_user(stack.url, "exported")
+    conversation_id = befriend(stack.url, me, friend)
+    headers = me["headers"]
+    sent = requests.post(f"{stack.url}/api/conversations/{conversation_id}/messages", headers=headers, timeout=10,
+                         json={"text": "for the record", "client_id": "export-1"})
+    assert sent.status_code == 201, sent.text
+    data = requests.get(f"{stack.url}/api/me/data", headers=headers, timeout=10)
+    assert data.status_code == 200, data.text
+    assert [f["username"] for f in data.json()["friends"]] == [friend["username"]]
+    assert [m["text"] for m in data.json()["messages"]] == ["for the record"]

@@ -96,3 +96,16 @@ def test_account_forms_need_the_csrf_token(make_app):
                                    data={"current_password": PASSWORD, "new_password": "x" * 10})
     assert response.status_code == 303 and response.headers["Location"] == "/account"
     assert AuthActions(app.test_client()).login(username).status_code == 303  # the password is unchanged
+
+
+def test_download_my_data_is_one_json_file_with_profile_friends_conversations_and_messages(make_app):
+    app = make_app()
+    alice = AuthActions(app.test_client())
+    alice_name = alice.register()
+    response = alice.client.get("/account/data")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert f'filename="parley-{alice_name}.json"' in response.headers["Content-Disposition"]
+    data = json.loads(response.get_data(as_text=True))
+    assert data["profile"]["username"] == alice_name and data["profile"]["email"] == f"{alice_name}@example.com"
+    assert set(data) == {"exported_at", "profile", "friends", "conversations", "messages"}
+    assert 'href="/account/data"' in alice.client.get("/account").get_data(as_text=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import json
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from shared.timestamps import format_timestamp, utcnow
+
+from ..backends import current_user
 
 from ..backends import caller, login_required
 from ..clients import RequestRejected
@@ -66,3 +71,13 @@ def change_email():
         return _refused("email", form_errors(error), {"email": email}, error.status)
     flash("Your email address has been changed.", "success")
     return redirect(url_for("settings.account"), code=303)
+
+
+@bp.get("/account/data")
+@login_required
+def download_data():
+    """The profile from auth and everything chat holds of the user, as one JSON file."""
+    user = current_user()
+    data = {"exported_at": format_timestamp(utcnow()), "profile": user, **app_state().chat.my_data(caller())}
+    return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="parley-{user["username"]}.json"'})
