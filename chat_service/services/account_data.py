@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Message, User
+from .attachments import with_attachments
 from .conversations import conversation_views
 from .friends import list_friends
 from .payloads import message_payload, user_payload
@@ -23,5 +24,5 @@ def export(session: Session, user_id: int) -> dict[str, Any]:
         # Without `last_message`: it is often someone else's.
         "conversations": [{key: value for key, value in view.items() if key != "last_message"}
                           for view in conversation_views(session, user_id)],
-        "messages": [message_payload(message, me) for message in sent] if me is not None else [],
+        "messages": with_attachments(session, [message_payload(message, me) for message in sent]) if me else [],
     }
