@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from shared.request_auth import REFRESH_COOKIE
 
-from ..backends import caller, clear_auth_cookies, forward_cookies, login_required, with_fresh_session
+from ..backends import caller, clear_auth_cookies, forward_cookies, with_fresh_session
 from ..clients import RequestRejected, ServiceError, Unauthenticated
 from ..csrf import rotate_csrf_token
 from ..forms import form_errors, safe_next
