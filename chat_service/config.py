@@ -51,6 +51,8 @@ class Config:
     # without an answer (both under the gateway's proxy_read_timeout of 120 s).
     ping_interval: int = 60
     ping_timeout: int = 20
+    # Seconds after sending during which the sender may edit a message; 0: never.
+    message_edit_window: int = 24 * 3600
 
     @property
     def production(self) -> bool:
@@ -84,6 +86,7 @@ class Config:
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
+            message_edit_window=env_int("MESSAGE_EDIT_WINDOW", 24 * 3600, source, minimum=0),
         )
         if config.ping_interval + config.ping_timeout >= 120:
             raise ConfigError("PING_INTERVAL + PING_TIMEOUT must stay under the gateway's 120 s read timeout")

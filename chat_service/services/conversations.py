@@ -16,7 +16,8 @@ from shared.validation import Text, check_field, invalid
 from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
 from ..models import Conversation, Friendship, Member, Message, User, ordered_pair
-from .payloads import conversation_payload, message_payload
+from .message_details import message_payloads
+from .payloads import conversation_payload
 from .validation import USERNAME
 
 MAX_GROUP_MEMBERS = 100
@@ -155,21 +156,20 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         members.setdefault(cid, []).append(user)
         read_markers.setdefault(cid, {})[user.id] = last_read
 
-    last_messages = {
-        message.conversation_id: message_payload(message, sender)
-        for message, sender in session.execute(
-            select(Message, User)
-            .join(Conversation, Conversation.last_message_id == Message.id)
-            .join(User, User.id == Message.sender_id)
-            .where(Conversation.id.in_(mine))
-        )
-    }
+    last_rows = session.execute(
+        select(Message, User)
+        .join(Conversation, Conversation.last_message_id == Message.id)
+        .join(User, User.id == Message.sender_id)
+        .where(Conversation.id.in_(mine))
+    ).all()
+    last_messages = {payload["conversation_id"]: payload
+                     for payload in message_payloads(session, last_rows, user_id)}
 
     unread = dict(session.execute(
         select(Message.conversation_id, func.count())
         .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id))
         .where(Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
-               Message.sender_id != user_id)
+               Message.sender_id != user_id, Message.deleted_at.is_(None))
         .group_by(Message.conversation_id)
     ).all())
 
