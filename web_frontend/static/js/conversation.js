@@ -2,6 +2,8 @@
 import { api } from "./api.js";
 import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
+import { linkify } from "./linkify.js";
+import { MessageActions } from "./message_actions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
@@ -38,6 +40,7 @@ export class ConversationView {
     this.readOnlyNotice = root.querySelector("#read-only-notice");
     this.root = root;
     this.writable = true;
+    this.actions = new MessageActions(this);
     this.outbox = new Outbox({
       connection,
       conversationId: this.id,
@@ -86,7 +89,7 @@ export class ConversationView {
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
       showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
-      el("div", { className: "bubble", text: message.text }),
+      el("div", { className: "bubble" }, linkify(message.text)),
       el("span", { className: "message-meta" }, [
         el("time", { text: message.created_at ? messageTime(message.created_at) : "",
           attrs: { datetime: message.created_at || null } }),
@@ -95,6 +98,7 @@ export class ConversationView {
     ]);
     if (message.id) node.dataset.id = String(message.id);
     if (message.client_id) node.dataset.clientId = message.client_id;
+    this.actions.decorate(node, message, { mine, pending });
     return node;
   }
 
@@ -121,6 +125,16 @@ export class ConversationView {
     this.insert(node, message.id);
     if (mine) this.updateStatuses();
     return true;
+  }
+
+  // A message shown already, in a newer state (edited, deleted, reactions).
+  replace(message) {
+    const old = this.byId.get(message.id);
+    if (!old) return;
+    const fresh = this.messageNode(message, { mine: message.sender.id === this.me.id, pending: false });
+    old.replaceWith(fresh);
+    this.byId.set(message.id, fresh);
+    this.updateStatuses();
   }
 
   confirm(pending, message) {
@@ -194,6 +208,8 @@ export class ConversationView {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit();
+      } else if (this.actions.onComposerKey(event)) {
+        event.preventDefault();
       }
     });
     this.input.addEventListener("input", () => {
@@ -240,8 +256,10 @@ export class ConversationView {
     this.autosize();
     this.input.focus();
     const clientId = newClientId();
-    const node = this.messageNode({ text, client_id: clientId, sender: this.me }, { mine: true, pending: true });
-    const pending = { text, clientId, node };
+    const replyTo = this.actions.takeReply();
+    const node = this.messageNode({ text, client_id: clientId, sender: this.me, reply_to: replyTo },
+      { mine: true, pending: true });
+    const pending = { text, clientId, node, replyTo: replyTo ? replyTo.id : null };
     this.pending.set(clientId, pending);
     this.list.append(node);
     this.updateEmpty();
@@ -368,23 +386,24 @@ export class ConversationView {
     return false;
   }
 
-  // After a reconnect, a resync or a gap: everything after the last id up to which nothing
-  // is missing, deduplicated by id.
+  // After a reconnect, a resync or a gap: every message from the first one shown on, since
+  // those shown may have been edited, deleted or reacted to meanwhile, and any new ones.
   async catchUp() {
     try {
+      let after = this.byId.size ? this.firstId() - 1 : null;
       let hasMore = true;
       while (hasMore) {
-        const after = this.syncedUpTo;
-        const query = after ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
+        const query = after !== null ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
         const data = await api(`/api/conversations/${this.id}/messages?${query}`);
         const stick = this.nearBottom();
         for (const message of data.messages) {
-          this.add(message);
+          if (!this.add(message)) this.actions.update(message);
           this.syncedUpTo = Math.max(this.syncedUpTo, message.id);
+          after = Math.max(after || 0, message.id);
         }
         this.updateEmpty();
         if (stick) this.scrollToBottom();
-        hasMore = Boolean(after && data.has_more && data.messages.length);
+        hasMore = Boolean(after !== null && data.has_more && data.messages.length);
       }
       this.markReadIfVisible();
     } catch {
