@@ -141,6 +141,7 @@ def test_a_reply_quotes_and_jumps_to_an_old_message(live_stack, browser, screens
         page.locator("#composer-text").press("Enter")
         mine = message(page, "thanks for the answer")
         expect(mine.locator(".reply-quote")).to_contain_text("the answer")
+        expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"))  # stored
         expect(page.locator(".reply-bar")).to_be_hidden()
         stored = alice_api.get(f"{base}/api/conversations/{conversation_id}/messages?limit=1", timeout=10).json()
         assert stored["messages"][0]["reply_to"]["excerpt"] == "the answer"

@@ -44,6 +44,10 @@ export class MessageActions {
     }
     if (message.reactions && message.reactions.length) bubble.after(this.reactionRow(message));
     node.append(this.tools(message, mine));
+    // Without a mouse to hover with, a tap on the bubble shows the tools.
+    bubble.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) node.classList.toggle("tools-open");
+    });
   }
 
   quote(preview) {
@@ -66,15 +70,15 @@ export class MessageActions {
 
   tools(message, mine) {
     const tools = el("div", { className: "message-tools" });
-    const reply = button("tool reply-button", "↩", "Reply");
+    const reply = button("tool reply-button", "Reply");
     reply.addEventListener("click", () => this.startReply(message.id));
-    const react = button("tool react-button", "☺", "React");
+    const react = button("tool react-button", "React");
     react.addEventListener("click", () => this.togglePicker(tools, message.id));
     tools.append(reply, react);
     if (mine) {
-      const edit = button("tool edit-button", "✎", "Edit");
+      const edit = button("tool edit-button", "Edit");
       edit.addEventListener("click", () => this.startEdit(message.id));
-      const remove = button("tool delete-button", "🗑", "Delete");
+      const remove = button("tool delete-button", "Delete");
       remove.addEventListener("click", () => this.confirmDelete(tools, message.id));
       tools.append(edit, remove);
     }
@@ -278,7 +282,7 @@ export class MessageActions {
 
   // ----- deleting -----
   confirmDelete(tools, id) {
-    const ask = el("div", { className: "delete-confirm", attrs: { role: "group", "aria-label": "Delete this message?" } }, [
+    const ask = el("div", { className: "message-tools delete-confirm", attrs: { role: "group", "aria-label": "Delete this message?" } }, [
       el("span", { text: "Delete this message?" }),
       button("button button-small delete-yes", "Delete"),
       button("button button-small delete-no", "Keep"),
