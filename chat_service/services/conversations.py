@@ -15,7 +15,8 @@ from shared.validation import Text, check_field, invalid
 
 from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
-from ..models import Conversation, Friendship, Member, Message, User, ordered_pair
+from ..models import Attachment, Conversation, Friendship, Member, Message, User, ordered_pair
+from . import attachments
 from .message_details import message_payloads
 from .payloads import conversation_payload
 from .validation import USERNAME
@@ -156,14 +157,23 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         members.setdefault(cid, []).append(user)
         read_markers.setdefault(cid, {})[user.id] = last_read
 
-    last_rows = session.execute(
-        select(Message, User)
+    last_rows: dict[int, tuple[Message, User]] = {}
+    last_attachments: dict[int, list[dict[str, Any]]] = {}
+    # One row per attachment of each last message (one row when it has none).
+    for message, sender, attachment in session.execute(
+        select(Message, User, Attachment)
         .join(Conversation, Conversation.last_message_id == Message.id)
         .join(User, User.id == Message.sender_id)
+        .outerjoin(Attachment, Attachment.message_id == Message.id)
         .where(Conversation.id.in_(mine))
-    ).all()
-    last_messages = {payload["conversation_id"]: payload
-                     for payload in message_payloads(session, last_rows, user_id)}
+        .order_by(Attachment.id)
+    ):
+        last_rows.setdefault(message.conversation_id, (message, sender))
+        found = last_attachments.setdefault(message.conversation_id, [])
+        if attachment is not None:
+            found.append(attachments.attachment_payload(attachment))
+    last_messages = {payload["conversation_id"]: {**payload, "attachments": last_attachments[payload["conversation_id"]]}
+                     for payload in message_payloads(session, list(last_rows.values()), user_id)}
 
     unread = dict(session.execute(
         select(Message.conversation_id, func.count())

@@ -16,6 +16,7 @@ from shared.validation import Fields, Text
 from ..cache import ConversationFacts
 from ..events import queue_event
 from ..models import Message, Reaction, User
+from . import attachments
 from .conversations import membership, require_can_post
 from .message_details import message_payloads
 
@@ -31,6 +32,10 @@ def on_message_deleted(hook: DeletionHook) -> DeletionHook:
     """Register `hook` (usable as a decorator) to run whenever a message is deleted."""
     _deletion_hooks.append(hook)
     return hook
+
+
+# A deleted message's attachments go with its text (their files once the deletion commits).
+on_message_deleted(lambda session, message: attachments.delete_attachments_of(session, [message.id]))
 
 
 def visible_message(session: Session, user_id: int, message_id: int, *,
@@ -100,4 +105,5 @@ def delete_message(session: Session, user_id: int, message_id: int) -> None:
 
 def message_view(session: Session, user_id: int, message: Message) -> dict[str, Any]:
     """The message as `user_id` sees it (reactions with `me`, the reply preview)."""
-    return message_payloads(session, [(message, session.get(User, message.sender_id))], user_id)[0]
+    payload = message_payloads(session, [(message, session.get(User, message.sender_id))], user_id)[0]
+    return attachments.with_attachments(session, [payload])[0]

@@ -29,23 +29,26 @@ export class MessageActions {
 
   // ----- rendering: called by ConversationView.messageNode for every message node -----
   decorate(node, message, { mine, pending }) {
+    // A message of attachments only has no bubble: its parts go around the attachments.
     const bubble = node.querySelector(".bubble");
-    if (message.reply_to) bubble.before(this.quote(message.reply_to));
+    const content = bubble || node.querySelector(".message-meta").previousElementSibling;
+    if (message.reply_to) content.before(this.quote(message.reply_to));
     if (pending || !message.id) return;
     this.messages.set(message.id, message);
     if (message.deleted) {
       node.classList.add("deleted");
       bubble.replaceChildren(el("em", { text: "message deleted" }));
+      node.querySelector(".attachments")?.remove();
       return;
     }
     if (message.edited_at) {
       node.querySelector(".message-meta time").after(el("span", { className: "edited", text: "(edited)",
         attrs: { title: `Edited ${new Date(message.edited_at).toLocaleString()}` } }));
     }
-    if (message.reactions && message.reactions.length) bubble.after(this.reactionRow(message));
+    if (message.reactions && message.reactions.length) node.querySelector(".message-meta").before(this.reactionRow(message));
     node.append(this.tools(message, mine));
-    // Without a mouse to hover with, a tap on the bubble shows the tools.
-    bubble.addEventListener("click", (event) => {
+    // Without a mouse to hover with, a tap on the message shows the tools.
+    content.addEventListener("click", (event) => {
       if (!event.target.closest("a")) node.classList.toggle("tools-open");
     });
   }
