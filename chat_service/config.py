@@ -57,6 +57,8 @@ class Config:
     # without an answer (both under the gateway's proxy_read_timeout of 120 s).
     ping_interval: int = 60
     ping_timeout: int = 20
+    # Seconds after sending during which the sender may edit a message; 0: never.
+    message_edit_window: int = 24 * 3600
     # Attachments: where their files live (every instance, and the gateway, must see the same
     # directory), the largest upload in bytes, and how long an upload never sent with a
     # message is kept (seconds).
@@ -99,6 +101,7 @@ class Config:
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
+            message_edit_window=env_int("MESSAGE_EDIT_WINDOW", 24 * 3600, source, minimum=0),
             attachment_dir=env_str("ATTACHMENT_DIR", "attachments", source),
             max_attachment_bytes=env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024, source, minimum=1),
             attachment_abandoned_after=env_int("ATTACHMENT_ABANDONED_AFTER", 24 * 3600, source, minimum=60),

@@ -114,6 +114,10 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A deleted message stays as a tombstone (its text emptied) so ids, paging and replies hold.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reply_to_id: Mapped[int | None] = mapped_column(MessageId, ForeignKey("messages.id"))
 
     __table_args__ = (
         # Idempotent sends: a sender's client_id names one message, whatever the race.
@@ -122,6 +126,16 @@ class Message(Base):
         # counts (id > marker AND sender_id <> me) are answered from the index alone.
         Index("ix_messages_conversation_id_id", "conversation_id", "id", "sender_id"),
     )
+
+
+class Reaction(Base):
+    """One user's emoji on one message; the key makes adding it again a no-op."""
+
+    __tablename__ = "message_reactions"
+    message_id: Mapped[int] = mapped_column(MessageId, ForeignKey("messages.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Attachment(Base):

@@ -17,7 +17,8 @@ from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
 from ..models import Attachment, Conversation, Friendship, Member, Message, User, ordered_pair
 from . import attachments
-from .payloads import conversation_payload, message_payload
+from .message_details import message_payloads
+from .payloads import conversation_payload
 from .validation import USERNAME
 
 MAX_GROUP_MEMBERS = 100
@@ -156,7 +157,8 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         members.setdefault(cid, []).append(user)
         read_markers.setdefault(cid, {})[user.id] = last_read
 
-    last_messages: dict[int, dict[str, Any]] = {}
+    last_rows: dict[int, tuple[Message, User]] = {}
+    last_attachments: dict[int, list[dict[str, Any]]] = {}
     # One row per attachment of each last message (one row when it has none).
     for message, sender, attachment in session.execute(
         select(Message, User, Attachment)
@@ -166,16 +168,18 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         .where(Conversation.id.in_(mine))
         .order_by(Attachment.id)
     ):
-        payload = last_messages.setdefault(message.conversation_id,
-                                           {**message_payload(message, sender), "attachments": []})
+        last_rows.setdefault(message.conversation_id, (message, sender))
+        found = last_attachments.setdefault(message.conversation_id, [])
         if attachment is not None:
-            payload["attachments"].append(attachments.attachment_payload(attachment))
+            found.append(attachments.attachment_payload(attachment))
+    last_messages = {payload["conversation_id"]: {**payload, "attachments": last_attachments[payload["conversation_id"]]}
+                     for payload in message_payloads(session, list(last_rows.values()), user_id)}
 
     unread = dict(session.execute(
         select(Message.conversation_id, func.count())
         .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id))
         .where(Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
-               Message.sender_id != user_id)
+               Message.sender_id != user_id, Message.deleted_at.is_(None))
         .group_by(Message.conversation_id)
     ).all())
 

@@ -13,7 +13,9 @@ def user_payload(user: User) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
 
 
-def message_payload(message: Message, sender: User) -> dict[str, Any]:
+def message_payload(message: Message, sender: User, *, reactions: list[dict[str, Any]] | None = None,
+                    reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`reactions` as seen by the reader (`me`) and `reply_to` come from `message_details`."""
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -21,6 +23,11 @@ def message_payload(message: Message, sender: User) -> dict[str, Any]:
         "text": message.text,
         "client_id": message.client_id,
         "created_at": format_timestamp(message.created_at),
+        # Extensions: edits, tombstones, reactions and replies.
+        "edited_at": format_timestamp(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted_at is not None,
+        "reactions": reactions or [],
+        "reply_to": reply_to,
     }
 
 

@@ -95,6 +95,15 @@ function start() {
   connection.on("typing", (event) => view && view.onTyping(event));
   connection.on("read", (event) => view && view.onReadEvent(event));
   connection.on("conversation", (conversation) => sidebar.upsert(conversation));
+  connection.on("message_updated", (change) => {
+    if (view) view.actions.onUpdated(change);
+    sidebar.onMessageChanged(change.conversation_id, change.id, { text: change.text, edited_at: change.edited_at });
+  });
+  connection.on("message_deleted", (change) => {
+    if (view) view.actions.onDeleted(change);
+    sidebar.onMessageChanged(change.conversation_id, change.id, { text: "", deleted: true });
+  });
+  connection.on("reaction", (change) => view && view.actions.onReaction(change));
   // A direct conversation is writable exactly while its two members are friends.
   const partnerOfOpenChat = () => view && directPartner(view.conversation, data.me);
   connection.on("friend_removed", ({ friend }) => {

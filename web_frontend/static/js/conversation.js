@@ -3,6 +3,8 @@ import { api } from "./api.js";
 import { AttachmentTray, attachmentSummary, attachmentsNode } from "./attachments.js";
 import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
+import { linkify } from "./linkify.js";
+import { MessageActions } from "./message_actions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
@@ -40,6 +42,7 @@ export class ConversationView {
     this.readOnlyNotice = root.querySelector("#read-only-notice");
     this.root = root;
     this.writable = true;
+    this.actions = new MessageActions(this);
     this.outbox = new Outbox({
       connection,
       conversationId: this.id,
@@ -90,7 +93,7 @@ export class ConversationView {
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
       showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
-      message.text ? el("div", { className: "bubble", text: message.text }) : null,
+      message.text || message.deleted ? el("div", { className: "bubble" }, linkify(message.text)) : null,
       attachmentsNode(message.attachments),
       el("span", { className: "message-meta" }, [
         el("time", { text: message.created_at ? messageTime(message.created_at) : "",
@@ -100,6 +103,7 @@ export class ConversationView {
     ]);
     if (message.id) node.dataset.id = String(message.id);
     if (message.client_id) node.dataset.clientId = message.client_id;
+    this.actions.decorate(node, message, { mine, pending });
     return node;
   }
 
@@ -126,6 +130,16 @@ export class ConversationView {
     this.insert(node, message.id);
     if (mine) this.updateStatuses();
     return true;
+  }
+
+  // A message shown already, in a newer state (edited, deleted, reactions).
+  replace(message) {
+    const old = this.byId.get(message.id);
+    if (!old) return;
+    const fresh = this.messageNode(message, { mine: message.sender.id === this.me.id, pending: false });
+    old.replaceWith(fresh);
+    this.byId.set(message.id, fresh);
+    this.updateStatuses();
   }
 
   confirm(pending, message) {
@@ -199,6 +213,8 @@ export class ConversationView {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit();
+      } else if (this.actions.onComposerKey(event)) {
+        event.preventDefault();
       }
     });
     this.input.addEventListener("input", () => {
@@ -257,9 +273,11 @@ export class ConversationView {
     this.autosize();
     this.input.focus();
     const clientId = newClientId();
-    const node = this.messageNode({ text, client_id: clientId, sender: this.me, attachments },
+    const replyTo = this.actions.takeReply();
+    const node = this.messageNode({ text, client_id: clientId, sender: this.me, attachments, reply_to: replyTo },
       { mine: true, pending: true });
-    const pending = { text, clientId, node, attachmentIds: attachments.map((a) => a.id) };
+    const pending = { text, clientId, node, attachmentIds: attachments.map((a) => a.id),
+      replyTo: replyTo ? replyTo.id : null };
     this.pending.set(clientId, pending);
     this.list.append(node);
     this.updateEmpty();
@@ -411,23 +429,24 @@ export class ConversationView {
     return false;
   }
 
-  // After a reconnect, a resync or a gap: everything after the last id up to which nothing
-  // is missing, deduplicated by id.
+  // After a reconnect, a resync or a gap: every message from the first one shown on, since
+  // those shown may have been edited, deleted or reacted to meanwhile, and any new ones.
   async catchUp() {
     try {
+      let after = this.byId.size ? this.firstId() - 1 : null;
       let hasMore = true;
       while (hasMore) {
-        const after = this.syncedUpTo;
-        const query = after ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
+        const query = after !== null ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
         const data = await api(`/api/conversations/${this.id}/messages?${query}`);
         const stick = this.nearBottom();
         for (const message of data.messages) {
-          this.add(message);
+          if (!this.add(message)) this.actions.update(message);
           this.syncedUpTo = Math.max(this.syncedUpTo, message.id);
+          after = Math.max(after || 0, message.id);
         }
         this.updateEmpty();
         if (stick) this.scrollToBottom();
-        hasMore = Boolean(after && data.has_more && data.messages.length);
+        hasMore = Boolean(after !== null && data.has_more && data.messages.length);
       }
       const { conversation } = await api(`/api/conversations/${this.id}`);
       if (this.markers.merge(conversation.read_markers)) this.updateStatuses();
