@@ -42,6 +42,10 @@ function start() {
     if (isFriendsPage()) refreshFriendsPage();
   });
   connection.on("friend_removed", ({ friend }) => setPresence(friend.id, false));
+  connection.on("friend_request_cancelled", () => {
+    refreshRequestBadge();
+    if (isFriendsPage()) refreshFriendsPage();
+  });
 
   if (!data) {
     const friendDots = document.querySelectorAll("[data-presence-user]");
@@ -52,6 +56,7 @@ function start() {
     };
     connection.on("friend_added", refreshLists);
     connection.on("friend_removed", refreshLists);
+    connection.on("block", refreshLists);
     // The first connect too: what happened between rendering the page and connecting had no event here.
     connection.onConnect(refreshLists);
     return;
