@@ -2,8 +2,10 @@
 // and on the chat pages the conversation list and the open conversation.
 import { api } from "./api.js";
 import { ConversationView } from "./conversation.js";
+import { BlockButton } from "./blocking.js";
 import { announce, directPartner } from "./dom.js";
 import { isFriendsPage, refreshFriendsPage } from "./friends_page.js";
+import { GroupPanel } from "./group_panel.js";
 import { seedPresence, setPresence } from "./presence.js";
 import { Sidebar } from "./sidebar.js";
 import { connectSocket } from "./socket.js";
@@ -84,9 +86,46 @@ function start() {
       messages: data.open.messages,
       hasMore: data.open.has_more,
       onRead: (id) => sidebar.markRead(id),
-      writable: !partner || isFriend(partner.id),
+      writable: partner ? isFriend(partner.id) : !data.open.conversation.read_only,
     });
   }
+
+  // Group members and settings, or blocking the other member of a direct chat, in the header.
+  let groupPanel = null;
+  let blockButton = null;
+  const conversationChanged = (fields) => {
+    sidebar.upsert(fields);
+    if (view && fields.id === view.id) {
+      view.updateConversation(fields);
+      if (groupPanel) groupPanel.update(view.conversation);
+    }
+  };
+  if (view && view.conversation.kind === "group") {
+    groupPanel = new GroupPanel({ pane: document.querySelector(".pane"), me: data.me, conversation: view.conversation,
+      friends: () => data.friends, onChange: conversationChanged });
+    groupPanel.update(view.conversation);
+  } else if (view) {
+    const partner = directPartner(view.conversation, data.me);
+    if (partner) {
+      blockButton = new BlockButton({ pane: document.querySelector(".pane"), partner,
+        blocked: Boolean(view.conversation.blocked),
+        onChange: (blocked) => {
+          view.updateConversation({ id: view.id, blocked });
+          if (blocked) view.setWritable(false);
+        } });
+    }
+  }
+  connection.on("conversation_updated", conversationChanged);
+  // A new conversation, or a group I was added (back) to.
+  connection.on("conversation", conversationChanged);
+  // My other tabs blocked or unblocked someone.
+  connection.on("block", ({ user, blocked }) => {
+    const partner = partnerOfOpenChat();
+    if (!blockButton || partner?.id !== user.id) return;
+    blockButton.set(blocked);
+    view.updateConversation({ id: view.id, blocked });
+    if (blocked) view.setWritable(false);
+  });
 
   connection.on("message", (message) => {
     const open = view && message.conversation_id === view.id;
@@ -96,7 +135,6 @@ function start() {
   });
   connection.on("typing", (event) => view && view.onTyping(event));
   connection.on("read", (event) => view && view.onReadEvent(event));
-  connection.on("conversation", (conversation) => sidebar.upsert(conversation));
   // A direct conversation is writable exactly while its two members are friends.
   const partnerOfOpenChat = () => view && directPartner(view.conversation, data.me);
   connection.on("friend_removed", ({ friend }) => {
@@ -119,7 +157,11 @@ function start() {
     sidebar.reload();
     refreshRequestBadge();
     refreshFriends();
-    if (view) view.catchUp();
+    if (view) {
+      view.catchUp();
+      // A group may have changed meanwhile (renamed, members, or I was removed).
+      api(`/api/conversations/${view.id}`).then(({ conversation }) => conversationChanged(conversation), () => {});
+    }
   };
   connection.onConnect(resynchronise);
   connection.on("resync", resynchronise);

@@ -1,0 +1,35 @@
+// Block or unblock the other member of a direct conversation, from its header. Blocking also
+// ends the friendship, so the conversation turns read-only (the page hears `friend_removed`).
+import { api } from "./api.js";
+import { announce, el } from "./dom.js";
+
+export class BlockButton {
+  constructor({ pane, partner, blocked, onChange }) {
+    this.partner = partner;
+    this.onChange = onChange;       // (blocked) -> the rest of the page follows
+    this.button = el("button", { className: "button button-small", attrs: { type: "button" } });
+    pane.querySelector(".pane-head").append(this.button);
+    this.button.addEventListener("click", () => this.toggle());
+    this.set(blocked);
+  }
+
+  set(blocked) {
+    this.blocked = blocked;
+    this.button.textContent = blocked ? "Unblock" : "Block";
+    this.button.setAttribute("aria-label", `${blocked ? "Unblock" : "Block"} ${this.partner.username}`);
+  }
+
+  async toggle() {
+    const name = encodeURIComponent(this.partner.username);
+    try {
+      if (this.blocked) await api(`/api/blocks/${name}`, { method: "DELETE" });
+      else await api("/api/blocks", { method: "POST", body: { username: this.partner.username } });
+    } catch (error) {
+      announce(error.message);
+      return;
+    }
+    this.set(!this.blocked);
+    announce(this.blocked ? `You blocked ${this.partner.username}` : `You unblocked ${this.partner.username}`);
+    this.onChange(this.blocked);
+  }
+}
