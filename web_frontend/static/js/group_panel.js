@@ -72,7 +72,7 @@ export class GroupPanel {
     const candidates = this.friends().filter((f) => !memberIds.has(f.id));
     let add = el("p", { className: "subtle", text: "All your friends are in this group." });
     if (candidates.length) {
-      const picker = el("select", { attrs: { id: "group-add-select", "aria-label": "Friend to add" } },
+      const picker = el("select", { attrs: { id: "group-add-select" } },
         candidates.map((f) => el("option", { text: f.username, attrs: { value: f.username } })));
       add = el("form", { className: "group-row" }, [
         el("label", { text: "Add a friend", attrs: { for: "group-add-select" } }),
