@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import signal
@@ -126,6 +127,27 @@ def test_a_dead_chat_instance_does_not_take_the_api_down(two_instance_stack):
     finally:
         stack.start_chat(1)
     assert requests.get(f"{stack.chat_urls[1]}/healthz", timeout=10).status_code == 200
+
+
+def test_every_chat_instance_down_gives_the_envelope_every_time(two_instance_stack):
+    """The first request finds both instances refusing (502 from their addresses); the next ones
+    find no live instance at all, are sent once more (@retry) and fail again: each answer is the
+    503 envelope, never nginx's own error page."""
+    stack = two_instance_stack
+    for instance in (0, 1):
+        stack.stop_chat(instance)
+    try:
+        for i in range(4):
+            answered = requests.get(f"{stack.url}/api/conversations", cookies={"route": f"down-{i}"}, timeout=20)
+            assert answered.status_code == 503, answered.text
+            assert answered.json()["error"]["code"] == "unavailable"
+    finally:
+        for instance in (0, 1):
+            stack.start_chat(instance)
+    log = (stack.run_dir / "logs" / "nginx-access.log").read_text().splitlines()
+    upstreams = [json.loads(line)["upstream"] for line in log if '"uri":"/api/conversations"' in line]
+    # "<group> : <group>": no live instance, then the same again from @retry.
+    assert "chat_service : chat_service" in upstreams, upstreams
 
 
 def test_security_headers_on_every_route(live_stack):
