@@ -31,6 +31,8 @@ from cachetools import LRUCache, TTLCache
 from sqlalchemy.orm import Session
 
 SESSION_KEY = "lookup_cache"
+# Events saying a conversation's members changed (its id is the payload's `id`).
+MEMBERSHIP_EVENTS = ("conversation", "conversation_updated")
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class LookupCache:
         """Drop what a published event says has changed (ours or another instance's)."""
         if name == "friend_removed":
             self.forget_friendships()
-        elif name in ("conversation", "conversation_updated") and isinstance(payload, dict) and isinstance(payload.get("id"), int):
+        elif name in MEMBERSHIP_EVENTS and isinstance(payload, dict) and isinstance(payload.get("id"), int):
             self.forget_conversation(payload["id"])
 
 

@@ -26,10 +26,6 @@ from .friends import end_friendship
 from .payloads import user_payload
 
 
-def has_blocked(session: Session, blocker_id: int, blocked_id: int) -> bool:
-    return session.get(Block, (blocker_id, blocked_id)) is not None
-
-
 def blocked_either_way(session: Session, user_id: int, others: Iterable[int]) -> set[int]:
     """Those of `others` whom I blocked or who blocked me."""
     others = list(others)

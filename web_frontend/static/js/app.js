@@ -104,16 +104,16 @@ function start() {
     groupPanel = new GroupPanel({ pane: document.querySelector(".pane"), me: data.me, conversation: view.conversation,
       friends: () => data.friends, onChange: conversationChanged });
     groupPanel.update(view.conversation);
-  } else if (view) {
-    const partner = directPartner(view.conversation, data.me);
-    if (partner) {
-      blockButton = new BlockButton({ pane: document.querySelector(".pane"), partner,
-        blocked: Boolean(view.conversation.blocked),
-        onChange: (blocked) => {
-          view.updateConversation({ id: view.id, blocked });
-          if (blocked) view.setWritable(false);
-        } });
-    }
+  }
+  // Blocking also unfriends: the chat turns read-only (unblocking does not make us friends again).
+  const showBlocked = (blocked) => {
+    view.updateConversation({ id: view.id, blocked });
+    if (blocked) view.setWritable(false);
+  };
+  const partnerAtOpen = view && directPartner(view.conversation, data.me);
+  if (partnerAtOpen) {
+    blockButton = new BlockButton({ pane: document.querySelector(".pane"), partner: partnerAtOpen,
+      blocked: Boolean(view.conversation.blocked), onChange: showBlocked });
   }
   connection.on("conversation_updated", conversationChanged);
   // A new conversation, or a group I was added (back) to.
@@ -123,8 +123,7 @@ function start() {
     const partner = partnerOfOpenChat();
     if (!blockButton || partner?.id !== user.id) return;
     blockButton.set(blocked);
-    view.updateConversation({ id: view.id, blocked });
-    if (blocked) view.setWritable(false);
+    showBlocked(blocked);
   });
 
   connection.on("message", (message) => {
@@ -159,8 +158,12 @@ function start() {
     refreshFriends();
     if (view) {
       view.catchUp();
-      // A group may have changed meanwhile (renamed, members, or I was removed).
-      api(`/api/conversations/${view.id}`).then(({ conversation }) => conversationChanged(conversation), () => {});
+      // A group may have changed meanwhile (renamed, members, or I was removed); an answer
+      // overtaken by a change seen here (an event, my own block) is stale.
+      const changes = view.changes;
+      api(`/api/conversations/${view.id}`).then(({ conversation }) => {
+        if (view.changes === changes) conversationChanged(conversation);
+      }, () => {});
     }
   };
   connection.onConnect(resynchronise);

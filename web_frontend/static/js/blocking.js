@@ -20,16 +20,18 @@ export class BlockButton {
   }
 
   async toggle() {
+    // Decided now: the `block` event of this very change may arrive before the answer.
+    const blocking = !this.blocked;
     const name = encodeURIComponent(this.partner.username);
     try {
-      if (this.blocked) await api(`/api/blocks/${name}`, { method: "DELETE" });
-      else await api("/api/blocks", { method: "POST", body: { username: this.partner.username } });
+      if (blocking) await api("/api/blocks", { method: "POST", body: { username: this.partner.username } });
+      else await api(`/api/blocks/${name}`, { method: "DELETE" });
     } catch (error) {
       announce(error.message);
       return;
     }
-    this.set(!this.blocked);
-    announce(this.blocked ? `You blocked ${this.partner.username}` : `You unblocked ${this.partner.username}`);
-    this.onChange(this.blocked);
+    this.set(blocking);
+    announce(blocking ? `You blocked ${this.partner.username}` : `You unblocked ${this.partner.username}`);
+    this.onChange(blocking);
   }
 }

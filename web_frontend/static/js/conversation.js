@@ -38,6 +38,7 @@ export class ConversationView {
     this.readOnlyNotice = root.querySelector("#read-only-notice");
     this.root = root;
     this.writable = true;
+    this.changes = 0;            // updates applied to `conversation`, so a late answer can be told stale
     this.outbox = new Outbox({
       connection,
       conversationId: this.id,
@@ -86,10 +87,9 @@ export class ConversationView {
   messageNode(message, { mine, pending }) {
     // A line about a change to a group; a kind this page does not know still shows its text.
     if (message.kind && message.kind !== "text") {
-      const node = el("li", { className: "message system", dataset: { id: String(message.id), kind: message.kind } }, [
+      return el("li", { className: "message system", dataset: { id: String(message.id), kind: message.kind } }, [
         el("span", { className: "system-line", text: message.text }),
       ]);
-      return node;
     }
     const showSender = !mine && this.conversation.kind === "group";
     const status = el("span", { className: "message-status" });
@@ -254,6 +254,7 @@ export class ConversationView {
 
   // A group changed (title, members, roles) or I left it: `conversation_updated` fields.
   updateConversation(fields) {
+    this.changes += 1;
     this.conversation = { ...this.conversation, ...fields };
     // A group is writable exactly while I am a member (a direct chat: while we are friends, app.js).
     if (this.conversation.kind === "group" && "read_only" in fields) this.setWritable(!fields.read_only);
