@@ -15,7 +15,8 @@ from shared.validation import Text, check_field, invalid
 
 from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
-from ..models import Block, Conversation, Friendship, Member, Message, User, ordered_pair
+from ..models import Attachment, Block, Conversation, Friendship, Member, Message, User, ordered_pair
+from . import attachments
 from .payloads import conversation_payload, message_payload
 from .validation import USERNAME
 
@@ -201,13 +202,19 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
     # My last readable message: the conversation's last one, or the line saying I left.
     last_visible = {conversation.id: member.left_message_id or conversation.last_message_id
                     for conversation, member, _, _ in rows}
-    last_messages = {
-        message.conversation_id: (message, message_payload(message, sender))
-        for message, sender in session.execute(
-            select(Message, User).join(User, User.id == Message.sender_id)
-            .where(Message.id.in_([mid for mid in last_visible.values() if mid is not None]))
-        )
-    }
+    last_messages: dict[int, tuple[Message, dict[str, Any]]] = {}
+    # One row per attachment of each last message (one row when it has none).
+    for message, sender, attachment in session.execute(
+        select(Message, User, Attachment)
+        .join(User, User.id == Message.sender_id)
+        .outerjoin(Attachment, Attachment.message_id == Message.id)
+        .where(Message.id.in_([mid for mid in last_visible.values() if mid is not None]))
+        .order_by(Attachment.id)
+    ):
+        _, payload = last_messages.setdefault(message.conversation_id,
+                                              (message, {**message_payload(message, sender), "attachments": []}))
+        if attachment is not None:
+            payload["attachments"].append(attachments.attachment_payload(attachment))
 
     unread = dict(session.execute(
         select(Message.conversation_id, func.count())

@@ -1,7 +1,7 @@
 """group roles and departures, system lines, blocks
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-28 09:10:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 MESSAGE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
