@@ -184,3 +184,18 @@ def test_group_changes_on_a_direct_chat_conflict(client, auth):
                        headers=alice.headers).status_code == 409
     assert client.delete(f"/api/conversations/{direct}/members/bob", headers=alice.headers).status_code == 409
     assert client.post("/api/conversations/999/leave", headers=alice.headers).status_code == 404
+
+
+def test_a_removed_member_downloads_what_was_sent_before_and_nothing_after(client, group, auth):
+    from .test_attachments import upload
+
+    gid, alice, bob, carol, _ = group
+    before = upload(client, alice, b"before").get_json()["attachment"]
+    auth.send(alice, gid, "file", attachment_ids=[before["id"]])
+    client.delete(f"/api/conversations/{gid}/members/carol", headers=alice.headers)
+    after = upload(client, alice, b"after").get_json()["attachment"]
+    auth.send(alice, gid, "another", attachment_ids=[after["id"]])
+    assert client.get(before["url"], headers=carol.headers).status_code == 200
+    refused = client.get(after["url"], headers=carol.headers)
+    assert refused.status_code == 404 and refused.get_json()["error"]["code"] == "not_found"
+    assert client.get(after["url"], headers=bob.headers).status_code == 200
