@@ -433,6 +433,8 @@ export class ConversationView {
         if (stick) this.scrollToBottom();
         hasMore = Boolean(after && data.has_more && data.messages.length);
       }
+      const { conversation } = await api(`/api/conversations/${this.id}`);
+      if (this.markers.merge(conversation.read_markers)) this.updateStatuses();
       this.markReadIfVisible();
     } catch {
       // Still offline: the next reconnect catches up.
