@@ -57,6 +57,9 @@ def _own_message(session: Session, user_id: int, message_id: int) -> tuple[Messa
     message, conversation = visible_message(session, user_id, message_id, lock=True)
     if message.sender_id != user_id:
         raise Forbidden("Only the sender can change a message.")
+    if message.kind != "text":
+        # A line about a change to a group is the group's record, not its author's words.
+        raise Conflict("A line about a change to the group cannot be edited or deleted.")
     return message, conversation
 
 

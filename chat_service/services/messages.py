@@ -18,8 +18,8 @@ from ..cache import ConversationFacts
 from ..db import autocommit_engine
 from ..events import queue_event
 from ..models import Conversation, Member, Message, User
-from . import attachments
-from .conversations import membership, require_can_post
+from . import attachments, blocks
+from .conversations import membership, readable_up_to, require_can_post
 from .message_details import message_payloads, reply_preview
 from .users import cached_user_payload
 
@@ -185,6 +185,7 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
                "client_id": client_id, "created_at": format_timestamp(now), "previous_id": previous_id,
                "edited_at": None, "deleted": False, "reactions": [], "reply_to": replied,
+               "kind": "text", "data": None,
                "attachments": attachments.attach(session, sender_id, message_id, attachment_ids)
                if attachment_ids else []}
     queue_event(session, "message", payload, conversation.member_ids)
@@ -202,9 +203,11 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
     """A page in chronological order: the newest `limit` by default, or the
     `limit` just before `before` / just after `after`. `has_more` says whether
     more exist beyond the page in the direction being paged."""
-    membership(session, conversation_id, user_id)
+    cutoff = readable_up_to(session, conversation_id, user_id)
     query = (select(Message, User).join(User, User.id == Message.sender_id)
              .where(Message.conversation_id == conversation_id))
+    if cutoff is not None:
+        query = query.where(Message.id <= cutoff)
     if after is not None:
         query = query.where(Message.id > after).order_by(Message.id.asc())
     else:
@@ -221,10 +224,13 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
 
 @transaction
 def typing(session: Session, user_id: int, conversation_id: int) -> None:
-    """Tell the other members that I am typing (nothing is stored)."""
+    """Tell the other members that I am typing (nothing is stored), except those who
+    blocked me or whom I blocked."""
     conversation = membership(session, conversation_id, user_id)
     require_can_post(session, conversation)
     others = conversation.member_ids - {user_id}
+    if conversation.direct_pair is None:
+        others -= blocks.blocked_either_way(session, user_id, others)
     queue_event(session, "typing", {"conversation_id": conversation_id,
                                     "user": cached_user_payload(session, user_id)}, others)
 
@@ -232,20 +238,21 @@ def typing(session: Session, user_id: int, conversation_id: int) -> None:
 @transaction
 def mark_read(session: Session, user_id: int, conversation_id: int, message_id: object) -> bool:
     """Move my read marker forward to `message_id` (never back); tells the other
-    members when it moved. Returns whether it moved."""
+    members when it moved (not when I am a former member: they hear nothing of me). Returns
+    whether it moved."""
     message_id = check_field("message_id", Id(), message_id)
-    conversation = membership(session, conversation_id, user_id)
+    cutoff = readable_up_to(session, conversation_id, user_id)
     exists = session.scalar(select(Message.id).where(Message.id == message_id,
                                                      Message.conversation_id == conversation_id))
-    if exists is None:
+    if exists is None or (cutoff is not None and message_id > cutoff):
         raise NotFound("No such message in this conversation.")
     moved = session.execute(
         update(MEMBERS).where(MEMBERS.c.conversation_id == conversation_id, MEMBERS.c.user_id == user_id,
                               MEMBERS.c.last_read_message_id < message_id)
         .values(last_read_message_id=message_id)
     ).rowcount == 1
-    if moved:
-        others = conversation.member_ids - {user_id}
+    if moved and cutoff is None:
+        others = membership(session, conversation_id, user_id).member_ids - {user_id}
         queue_event(session, "read", {"conversation_id": conversation_id, "user_id": user_id,
                                       "message_id": message_id}, others)
     return moved

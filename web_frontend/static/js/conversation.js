@@ -43,6 +43,7 @@ export class ConversationView {
     this.root = root;
     this.writable = true;
     this.actions = new MessageActions(this);
+    this.changes = 0;            // updates applied to `conversation`, so a late answer can be told stale
     this.outbox = new Outbox({
       connection,
       conversationId: this.id,
@@ -81,14 +82,22 @@ export class ConversationView {
     root.querySelector("#conversation-title").textContent = title;
     const avatarNode = root.querySelector("#conversation-avatar");
     avatarNode.textContent = title.slice(0, 1).toUpperCase();
+    const former = { left: "You left this group", removed: "You were removed from this group" };
     const subtitle = partner
-      ? (!this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
-      : `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
+      ? (this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
+      : former[this.conversation.membership]
+        || `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
     root.querySelector("#conversation-subtitle").textContent = subtitle;
     document.title = `${title} · Parley`;
   }
 
   messageNode(message, { mine, pending }) {
+    // A line about a change to a group; a kind this page does not know still shows its text.
+    if (message.kind && message.kind !== "text") {
+      return el("li", { className: "message system", dataset: { id: String(message.id), kind: message.kind } }, [
+        el("span", { className: "system-line", text: message.text }),
+      ]);
+    }
     const showSender = !mine && this.conversation.kind === "group";
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
@@ -119,7 +128,7 @@ export class ConversationView {
 
   add(message) {
     if (this.byId.has(message.id)) return false;
-    const mine = message.sender.id === this.me.id;
+    const mine = message.sender.id === this.me.id && (!message.kind || message.kind === "text");
     const pending = mine && message.client_id ? this.pending.get(message.client_id) : null;
     if (pending) {
       this.confirm(pending, message);
@@ -242,16 +251,36 @@ export class ConversationView {
     if (stick) this.scrollToBottom();
   }
 
-  // A direct conversation with someone who is no longer a friend is read-only: say so, and
-  // take the composer away instead of letting messages fail.
+  // A direct conversation with someone who is no longer a friend (or whom I blocked), and a
+  // group I left or was removed from, are read-only: say why, and take the composer away
+  // instead of letting messages fail.
   setWritable(writable) {
     this.writable = writable;
     this.input.disabled = !writable;
     this.tray.setEnabled(writable);
     this.updateSendButton();
     this.readOnlyNotice.hidden = writable;
+    this.readOnlyNotice.textContent = this.readOnlyReason();
     this.form.classList.toggle("read-only", !writable);
     this.renderHeader();
+  }
+
+  readOnlyReason() {
+    const { membership, blocked } = this.conversation;
+    const partner = directPartner(this.conversation, this.me);
+    if (membership === "removed") return "You were removed from this group. What was said until then stays here.";
+    if (membership === "left") return "You left this group. What was said until then stays here.";
+    if (blocked && partner) return `You blocked ${partner.username}. This conversation is read-only.`;
+    return "You are no longer friends. This conversation is read-only.";
+  }
+
+  // A group changed (title, members, roles) or I left it: `conversation_updated` fields.
+  updateConversation(fields) {
+    this.changes += 1;
+    this.conversation = { ...this.conversation, ...fields };
+    // A group is writable exactly while I am a member (a direct chat: while we are friends, app.js).
+    if (this.conversation.kind === "group" && "read_only" in fields) this.setWritable(!fields.read_only);
+    else this.renderHeader();
   }
 
   // Not while a file is still uploading: the message goes out with all of them.
@@ -324,7 +353,8 @@ export class ConversationView {
     const stick = this.nearBottom();
     if (!this.add(message)) return;
     this.updateEmpty();
-    if (message.sender.id !== this.me.id) {
+    if (message.kind === "system") announce(message.text);
+    else if (message.sender.id !== this.me.id) {
       this.stopTyping(message.sender.username);
       announce(`${message.sender.username}: ${message.text || attachmentSummary(message)}`);
     }

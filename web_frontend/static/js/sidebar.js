@@ -102,7 +102,9 @@ export class Sidebar {
     const unread = conversation.id === this.openId ? 0 : conversation.unread_count || 0;
     let preview = "No messages yet";
     if (last) {
-      const who = last.sender.id === this.me.id ? "You: " : conversation.kind === "group" ? `${last.sender.username}: ` : "";
+      // A system line already names who did it.
+      const who = last.kind === "system" ? "" : last.sender.id === this.me.id ? "You: "
+        : conversation.kind === "group" ? `${last.sender.username}: ` : "";
       preview = who + (last.deleted ? "message deleted" : last.text.replace(/\s+/g, " ") || attachmentSummary(last));
     }
     const label = [title, partner && isOnline(partner.id) ? "online" : null, unread ? `${unread} unread` : null]
