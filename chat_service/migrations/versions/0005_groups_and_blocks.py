@@ -44,9 +44,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_blocks_blocked_id', table_name='blocks')
     op.drop_table('blocks')
-    with op.batch_alter_table('messages') as batch:
-        batch.drop_column('data')
-        batch.drop_column('kind')
+    # Not batch mode: on SQLite that copies the table, losing the search index's triggers (0004).
+    op.drop_column('messages', 'data')
+    op.drop_column('messages', 'kind')
     with op.batch_alter_table('conversation_members') as batch:
         batch.drop_column('removed')
         batch.drop_column('left_message_id')
