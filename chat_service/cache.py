@@ -115,6 +115,9 @@ class LookupCache:
         """Drop what a published event says has changed (ours or another instance's)."""
         if name == "friend_removed":
             self.forget_friendships()
+            friend = payload.get("friend") if isinstance(payload, dict) else None
+            if isinstance(friend, dict) and friend.get("deleted") and isinstance(friend.get("id"), int):
+                self.forget_user(friend["id"])  # an account deleted: its name goes
         elif name in MEMBERSHIP_EVENTS and isinstance(payload, dict) and isinstance(payload.get("id"), int):
             self.forget_conversation(payload["id"])
 

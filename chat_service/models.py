@@ -26,6 +26,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when auth announces the account deleted (services/deleted_users.py): the row stays for
+    # the messages, which then show "Deleted user" as their sender.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
 

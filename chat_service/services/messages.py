@@ -182,8 +182,9 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     message_id, previous_id = stored
     # previous_id (an extension): the conversation's message before this one, so a client
     # that does not have it knows it missed something and fetches it (`after=`).
-    payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "client_id": client_id, "created_at": format_timestamp(now), "previous_id": previous_id,
+    payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender,
+               "sender_deleted": bool(sender.get("deleted")), "text": text, "client_id": client_id,
+               "created_at": format_timestamp(now), "previous_id": previous_id,
                "edited_at": None, "deleted": False, "reactions": [], "reply_to": replied,
                "kind": "text", "data": None,
                "attachments": attachments.attach(session, sender_id, message_id, attachment_ids)

@@ -9,7 +9,14 @@ from shared.timestamps import format_timestamp
 from ..models import Conversation, FriendRequest, Message, User
 
 
+DELETED_USER_NAME = "Deleted user"
+
+
 def user_payload(user: User) -> dict[str, Any]:
+    if user.deleted_at is not None:
+        # The name goes with the account; `deleted` lets clients show it differently.
+        return {"id": user.id, "username": DELETED_USER_NAME, "created_at": format_timestamp(user.created_at),
+                "deleted": True}
     return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
 
 
@@ -20,6 +27,7 @@ def message_payload(message: Message, sender: User, *, reactions: list[dict[str,
         "id": message.id,
         "conversation_id": message.conversation_id,
         "sender": user_payload(sender),
+        "sender_deleted": sender.deleted_at is not None,
         "text": message.text,
         "client_id": message.client_id,
         "created_at": format_timestamp(message.created_at),

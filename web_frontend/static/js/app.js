@@ -150,6 +150,8 @@ function start() {
   connection.on("friend_removed", ({ friend }) => {
     data.friends = data.friends.filter((f) => f.id !== friend.id);
     if (partnerOfOpenChat()?.id === friend.id) view.setWritable(false);
+    // A deleted account: its conversations now name "Deleted user".
+    if (friend.deleted) sidebar.reload();
   });
   connection.on("friend_added", ({ friend, conversation_id: conversationId }) => {
     if (friend) {
