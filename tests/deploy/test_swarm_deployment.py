@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from shared.testing import free_port, unavailable, wait_until
 from tests.deploy import images
@@ -103,7 +104,14 @@ class Stack:
         replicas = dict(line.split(" ", 1) for line in listed if line)
         if len(replicas) != 6 or any(r.split("/")[0] != r.split("/")[1].split(" ")[0] for r in replicas.values()):
             return False
-        return len(self.running_tasks("chat_service")) == REPLICAS
+        if len(self.running_tasks("chat_service")) != REPLICAS:
+            return False
+        # The gateway re-resolves the services' names by itself: it must have found them too.
+        try:
+            return all(requests.get(f"{self.url}{path}", timeout=10).status_code == 200
+                       for path in ("/auth/healthz", "/api/healthz", "/healthz"))
+        except requests.RequestException:
+            return False
 
     def wait_converged(self) -> None:
         wait_until(self.converged, CONVERGE_TIMEOUT, f"stack {self.name} with every task running and healthy")
@@ -132,7 +140,7 @@ class Stack:
                 log.write(f"== {name}\n{logs.stdout}{logs.stderr}")
 
     def remove(self) -> None:
-        """`docker stack rm`, then what a stack keeps: its volume, the secrets, the images."""
+        """`docker stack rm`, then what a stack keeps: its volumes, the secrets, the image tags."""
         docker("stack", "rm", self.name, check=False)
         wait_until(lambda: not docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={self.name}"),
                    120, "the stack's containers to be gone")
@@ -143,6 +151,10 @@ class Stack:
         names = docker("secret", "ls", "-q", "--filter", f"name={self.name}_").split()
         if names:
             docker("secret", "rm", *names, check=False)
+        # One tag per service stays (the one the Compose test keeps too), so that the next
+        # build reuses these layers.
+        for service in SERVICES:
+            docker("tag", self.image(service), f"chat-deploy-cache:{service}", check=False)
         docker("rmi", *[self.image(service) for service in SERVICES], check=False)
 
 
