@@ -104,6 +104,9 @@ class Member(Base):
 
 
 class Message(Base):
+    """Its text is also indexed for search (migration 0004, services/search.py): on PostgreSQL in
+    a generated `search_vector` column left unmapped here, on SQLite in the FTS5 table `messages_fts`."""
+
     __tablename__ = "messages"
     id: Mapped[int] = mapped_column(MessageId, primary_key=True, autoincrement=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))

@@ -5,6 +5,7 @@ import { ConversationView } from "./conversation.js";
 import { announce, directPartner } from "./dom.js";
 import { isFriendsPage, refreshFriendsPage } from "./friends_page.js";
 import { seedPresence, setPresence } from "./presence.js";
+import { startSearch } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { connectSocket } from "./socket.js";
 
@@ -82,6 +83,8 @@ function start() {
       writable: !partner || isFriend(partner.id),
     });
   }
+
+  startSearch({ me: data.me, view });
 
   connection.on("message", (message) => {
     const open = view && message.conversation_id === view.id;

@@ -8,6 +8,7 @@ import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
 
 const PAGE_SIZE = 50;
+const REVEAL_PAGE_SIZE = 100; // the most one history page holds
 const TYPING_THROTTLE_MS = 2500;
 const TYPING_SHOWN_MS = 4000;
 const NEAR_BOTTOM_PX = 80;
@@ -26,7 +27,7 @@ export class ConversationView {
     this.lastReadSent = 0;
     this.lastTypingSent = 0;
     this.typers = new Map();     // username -> timer
-    this.loadingOlder = false;
+    this.loadingOlder = null;    // the page of older messages being fetched
 
     this.scroller = root.querySelector("#message-scroller");
     this.list = root.querySelector("#message-list");
@@ -348,12 +349,19 @@ export class ConversationView {
   }
 
   // ----- history -----
-  async loadOlder() {
-    if (!this.hasMore || this.loadingOlder || !this.byId.size) return;
-    this.loadingOlder = true;
-    this.updateHistoryStatus();
+  // One page older than what is shown; while one is loading, callers share it.
+  loadOlder(limit = PAGE_SIZE) {
+    if (!this.hasMore || !this.byId.size) return Promise.resolve();
+    if (!this.loadingOlder) {
+      this.loadingOlder = this.fetchOlder(limit);
+      this.updateHistoryStatus();
+    }
+    return this.loadingOlder;
+  }
+
+  async fetchOlder(limit) {
     try {
-      const data = await api(`/api/conversations/${this.id}/messages?before=${this.firstId()}&limit=${PAGE_SIZE}`);
+      const data = await api(`/api/conversations/${this.id}/messages?before=${this.firstId()}&limit=${limit}`);
       const previousHeight = this.scroller.scrollHeight;
       const previousTop = this.scroller.scrollTop;
       for (const message of data.messages) this.add(message);
@@ -362,9 +370,27 @@ export class ConversationView {
     } catch {
       // Leave hasMore as it was; scrolling up again retries.
     } finally {
-      this.loadingOlder = false;
+      this.loadingOlder = null;
       this.updateHistoryStatus();
     }
+  }
+
+  // Scroll to a message (a search result), loading older pages until it is there.
+  async reveal(messageId) {
+    while (!this.byId.has(messageId) && this.hasMore && this.byId.size && this.firstId() > messageId) {
+      const before = this.byId.size;
+      await this.loadOlder(REVEAL_PAGE_SIZE);
+      if (this.byId.size === before) break;
+    }
+    const node = this.byId.get(messageId);
+    if (!node) {
+      announce("That message is no longer here.");
+      return false;
+    }
+    for (const old of this.list.querySelectorAll(".jump-target")) old.classList.remove("jump-target");
+    node.classList.add("jump-target");
+    node.scrollIntoView({ block: "center" });
+    return true;
   }
 
   // Short histories may not fill the screen, leaving nothing to scroll: load until they do.
