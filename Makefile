@@ -5,7 +5,7 @@
 #   make down     stop exactly what `make up` started
 #   make test     the whole test suite (includes test-faults and test-deploy)
 #   make test-faults  the fault suite alone (Redis, PostgreSQL, a chat instance, auth killed under traffic)
-#   make test-deploy  build the Docker images and run the docker-compose deployment for real
+#   make test-deploy  build the Docker images and run the Compose and Swarm deployments for real
 #   make bench    benchmarks (BENCH_ARGS=--quick for a short run)
 #   make clean    stop the stack, remove run data, logs and caches (keeps .venv)
 
@@ -13,10 +13,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
+# checkov (static check of deploy/kubernetes) pins packaging<24, which pytest 9 cannot use:
+# it gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.requirements-installed
 REQUIREMENTS := requirements-dev.txt shared/pyproject.toml \
 	auth_service/requirements.txt chat_service/requirements.txt web_frontend/requirements.txt
 
-.PHONY: prerequisites venv up down status test test-faults test-deploy bench clean
+.PHONY: prerequisites venv checkov up down status test test-faults test-deploy bench clean
 
 venv: $(STAMP)
 
@@ -32,6 +36,13 @@ $(STAMP): $(REQUIREMENTS) | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
+checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt | prerequisites
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-checkov.txt
+	touch $@
+
 up: prerequisites venv
 	$(BIN)/python -m stack up
 
@@ -42,7 +53,7 @@ down:
 status:
 	$(PYTHON) -m stack status
 
-test: prerequisites venv
+test: prerequisites venv checkov
 	$(BIN)/pytest
 
 test-faults: venv

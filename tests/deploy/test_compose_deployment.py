@@ -22,7 +22,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -31,15 +30,9 @@ import requests
 
 from shared.testing import free_port, unavailable, wait_until
 from tests.deploy import images
-from tests.system.chat_load import (
-    ChatClient,
-    Outbox,
-    Sender,
-    befriend,
-    delivery_figures,
-    history,
-    new_user,
-)
+from tests.deploy.traffic import chat_world, traffic
+from tests.deploy.traffic import table as traffic_table
+from tests.system.chat_load import history, new_user
 
 pytestmark = pytest.mark.deploy
 
@@ -47,8 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OVERRIDE = Path(__file__).resolve().parent / "compose.test.yml"
 ARTIFACT = ROOT / "test-artifacts" / "compose-deployment.json"
 REPLICAS = 3
-PEOPLE = 10  # five direct conversations; each person has a WebSocket and a long-polling client
-SEND_INTERVAL = 0.2
 HEALTHY_TIMEOUT = 240
 
 FIGURES: dict[str, dict] = {}
@@ -136,39 +127,6 @@ class Deployment:
                       if '"status":5' in line or "[error]" in line or "[warn]" in line]
         return "\n".join(lines[-40:])
 
-    def instance_of(self, route: str) -> str:
-        """Which chat replica the gateway sends a `route` cookie to (its /healthz names it)."""
-        answered = requests.get(f"{self.url}/api/healthz", cookies={"route": route}, timeout=10)
-        assert answered.status_code == 200, answered.text
-        return answered.json()["instance"]
-
-
-class ErrorWatch:
-    """What a user of the web page keeps doing meanwhile: list conversations every 100 ms."""
-
-    def __init__(self, url: str, user: dict) -> None:
-        self.url, self.user = url, user
-        self.statuses: dict[int, int] = {}
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(0.1):
-            try:
-                status = requests.get(f"{self.url}/api/conversations", headers=self.user["headers"],
-                                      timeout=10).status_code
-            except requests.RequestException:
-                status = 0
-            self.statuses[status] = self.statuses.get(status, 0) + 1
-
-    def __enter__(self) -> "ErrorWatch":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=15)
-
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
@@ -199,118 +157,24 @@ def deployment(tmp_path_factory):
         report()
 
 
+@pytest.fixture(scope="module")
+def world(deployment):
+    with chat_world(deployment, REPLICAS) as world:
+        yield world
+
+
+def table() -> list[str]:
+    return traffic_table(FIGURES, str(ARTIFACT.relative_to(ROOT)))
+
+
 def report() -> None:
     if FIGURES:
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         ARTIFACT.write_text(json.dumps(FIGURES, indent=2) + "\n")
 
 
-def table() -> list[str]:
-    """The figures as printed at the end of the test run (tests/deploy/conftest.py)."""
-    if not FIGURES:
-        return []
-    lines = [f"{ARTIFACT.relative_to(ROOT)}; seconds: {FIGURES.get('timings')}",
-             f"{'phase':<16}{'sent':>6}{'acked':>7}{'delivered':>11}{'lost':>6}{'dup':>5}"
-             f"{'reconnects':>12}{'max reconnect s':>17}  http statuses"]
-    for phase, figures in FIGURES.items():
-        if phase == "timings":
-            continue
-        reconnect = figures["reconnect_seconds"]
-        lines.append(f"{phase:<16}{figures['sent']:>6}{figures['acknowledged']:>7}{figures['delivered']:>11}"
-                     f"{figures['lost']:>6}{figures['duplicated']:>5}{reconnect['count']:>12}"
-                     f"{reconnect['max'] if reconnect['max'] is not None else '-':>17}  {figures['http_statuses']}")
-    return lines
-
-
-@pytest.fixture(scope="module")
-def world(deployment):
-    base = deployment.url
-    users = [new_user(base, f"p{number}") for number in range(PEOPLE)]
-    conversations = [befriend(base, users[i], users[i + 1]) for i in range(0, PEOPLE, 2)]
-    members = {conversation: {users[2 * n]["id"], users[2 * n + 1]["id"]}
-               for n, conversation in enumerate(conversations)}
-    # Route cookies that the gateway sends to each replica in turn, so the 20 clients are
-    # spread over all three; each cookie is asked three times: it must stay on one replica.
-    routes: dict[str, list[str]] = {}
-    for _ in range(200):
-        route = secrets.token_hex(8)
-        answers = {deployment.instance_of(route) for _ in range(3)}
-        assert len(answers) == 1, f"route {route} answered by {answers}: long-polling is not sticky"
-        routes.setdefault(answers.pop(), []).append(route)
-        if len(routes) == REPLICAS and min(map(len, routes.values())) >= 2 * PEOPLE // REPLICAS + 1:
-            break
-    assert len(routes) == REPLICAS, routes
-    spread = [route for column in zip(*routes.values()) for route in column]
-    clients = []
-    try:
-        for number, user in enumerate(users):
-            for transport in ("websocket", "polling"):
-                client = ChatClient(f"p{number}-{transport}", user, url=base, gateway=base, transport=transport)
-                client.http.cookies.set("route", spread[len(clients)])
-                clients.append(client.connect())
-        for client in clients:
-            assert client.link.sio.transport() == client.transport
-        yield {"users": users, "conversations": conversations, "members": members, "clients": clients}
-    finally:
-        for client in clients:
-            client.close()
-
-
-def diagnosis(clients: list[ChatClient], outboxes: list[Outbox]) -> str:
-    """Where each client and sender stands, so a stuck one can be told from a slow one."""
-    lines = [f"{c.name}: ready={c.ready.is_set()} links={len(c.links)} closed={c.link.closed.is_set()} "
-             f"reconnects={[round(r.seconds, 1) for r in c.reconnects]} failures={c.failures} trace={c.trace[-6:]}"
-             for c in clients]
-    lines += [f"{o.tag}: sent={len(o.sent)} acked={len(o.acked)} attempts={o.attempts} failures={o.failures}"
-              for o in outboxes]
-    return "\n".join(lines)
-
-
-def traffic(deployment, world, phase: str, disturb) -> dict:
-    """Five senders (one per conversation, alternating transports) while `disturb` runs."""
-    clients, members = world["clients"], world["members"]
-    outboxes = [Outbox(clients[4 * n + n % 2], conversation, f"{phase}-{n}")
-                for n, conversation in enumerate(world["conversations"])]
-    senders = [Sender(outbox, SEND_INTERVAL) for outbox in outboxes]
-    since, started_at = time.monotonic(), time.time()
-    with ErrorWatch(deployment.url, world["users"][-1]) as watch:
-        for sender in senders:
-            sender.start()
-        wait_until(lambda: all(o.first_ack.is_set() for o in outboxes), 30, "every sender's first ack")
-        disturb()
-        time.sleep(2)
-        wait_until(lambda: all(c.ready.is_set() for c in clients), 60, "every client to reconnect and catch up")
-        try:
-            for sender in senders:
-                sender.stop()
-        except AssertionError as error:
-            raise AssertionError(f"{error}: {diagnosis(clients, outboxes)}") from None
-    for outbox in outboxes:
-        assert not outbox.failures, outbox.failures
-    # Everything acknowledged reaches every member's clients, live or in the catch-up.
-    wait_until(lambda: all(c.has_seen(m) for o in outboxes for m in o.acked.values()
-                           for c in clients if c.user["id"] in members[m["conversation_id"]]),
-               30, "every acknowledged message at every member's clients")
-    assert not [f for c in clients for f in c.failures], [f for c in clients for f in c.failures]
-    histories = {conversation: history(deployment.url, world["users"][2 * n], conversation)
-                 for n, conversation in enumerate(world["conversations"])}
-    figures = delivery_figures(outboxes, clients, members, histories, since=since)
-    figures["http_statuses"] = dict(sorted(watch.statuses.items()))
-    FIGURES[phase] = figures
-    for outbox in outboxes:  # in the history once each, in the order they were acknowledged
-        ours = [m["client_id"] for m in histories[outbox.conversation_id]
-                if (m["client_id"] or "").startswith(outbox.tag + "-")]
-        assert ours == [c for c in outbox.sent if c in outbox.acked] == outbox.sent, phase
-    assert figures["acknowledged"] == figures["sent"] > 0, figures
-    assert figures["lost"] == figures["duplicated"] == figures["out_of_order"] == figures["stored_twice"] == 0, figures
-    if set(watch.statuses) - {200}:
-        print(f"{phase}: the gateway's log of errors:\n{deployment.gateway_problems(started_at - 1)}")
-    assert set(watch.statuses) == {200}, f"{phase}: a user saw {watch.statuses}"
-    return figures
-
-
 def test_steady_traffic_over_three_replicas(deployment, world):
-    traffic(deployment, world, "steady", lambda: time.sleep(3))
+    traffic(deployment, world, FIGURES, "steady", lambda: time.sleep(3))
 
 
 def test_docker_kill_of_a_replica_under_traffic(deployment, world):
@@ -320,7 +184,7 @@ def test_docker_kill_of_a_replica_under_traffic(deployment, world):
         time.sleep(1)
         subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
 
-    traffic(deployment, world, "docker kill", kill)
+    traffic(deployment, world, FIGURES, "docker kill", kill)
     # The restart policy brings it back (unless-stopped); either way three replicas serve again.
     if deployment.state(victim)["State"]["Status"] != "running":
         subprocess.run(["docker", "start", victim], check=True, capture_output=True)
@@ -333,7 +197,7 @@ def test_rolling_restart(deployment, world):
             subprocess.run(["docker", "restart", container], check=True, capture_output=True)
             deployment.wait_healthy()
 
-    traffic(deployment, world, "rolling restart", restart_one_by_one)
+    traffic(deployment, world, FIGURES, "rolling restart", restart_one_by_one)
 
 
 def test_scale_down_and_up(deployment, world):
@@ -344,7 +208,7 @@ def test_scale_down_and_up(deployment, world):
         deployment.run("up", "-d", "--scale", f"chat_service={REPLICAS}")
         deployment.wait_healthy()
 
-    traffic(deployment, world, "scale 3-1-3", scale)
+    traffic(deployment, world, FIGURES, "scale 3-1-3", scale)
 
 
 def test_down_and_up_keeps_users_and_messages(deployment, world):
