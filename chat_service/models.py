@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, func)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, false, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.sqltypes import UTCDateTime
@@ -99,6 +99,8 @@ class Member(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Id of the newest message this member has read; only ever moves forward.
     last_read_message_id: Mapped[int] = mapped_column(MessageId, default=0)
+    # A muted conversation sends this member no notifications (mentions still do).
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_conversation_members_user_id", "user_id", "conversation_id"),)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,7 +60,7 @@ def require_can_post(session: Session, conversation: ConversationFacts) -> None:
 
 def _new_conversation_payload(conversation: Conversation, members: list[User]) -> dict[str, Any]:
     return conversation_payload(conversation, members, last_message=None, unread_count=0, last_read_message_id=0,
-                                read_markers={})
+                                read_markers={}, muted=False)
 
 
 def get_or_create_direct(session: Session, me: User, other: User) -> int:
@@ -138,7 +138,7 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
     if conversation_id is not None:
         mine = mine.where(Member.conversation_id == conversation_id)
     rows = session.execute(
-        select(Conversation, Member.last_read_message_id)
+        select(Conversation, Member.last_read_message_id, Member.muted)
         .join(Member, Member.conversation_id == Conversation.id)
         .where(Member.user_id == user_id, Conversation.id.in_(mine))
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
@@ -177,8 +177,8 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         conversation_payload(conversation, members.get(conversation.id, []),
                              last_message=last_messages.get(conversation.id),
                              unread_count=unread.get(conversation.id, 0), last_read_message_id=last_read,
-                             read_markers=read_markers.get(conversation.id, {}))
-        for conversation, last_read in rows
+                             read_markers=read_markers.get(conversation.id, {}), muted=muted)
+        for conversation, last_read, muted in rows
     ]
 
 
@@ -187,3 +187,15 @@ def get_view(session: Session, user_id: int, conversation_id: int) -> dict[str, 
     if not views:
         raise NotFound("No such conversation.")
     return views[0]
+
+
+@transaction
+def set_muted(session: Session, user_id: int, conversation_id: int, muted: bool) -> dict[str, Any]:
+    """Mute or unmute a conversation for me alone. My other tabs and devices learn it
+    from the `conversation` event; the other members are not told."""
+    membership(session, conversation_id, user_id)
+    session.execute(update(Member).where(Member.conversation_id == conversation_id, Member.user_id == user_id)
+                    .values(muted=muted))
+    view = get_view(session, user_id, conversation_id)
+    queue_event(session, "conversation", view, [user_id])
+    return view
