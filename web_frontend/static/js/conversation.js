@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
+import { mentions, withMentions } from "./mentions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
@@ -86,7 +87,7 @@ export class ConversationView {
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
       showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
-      el("div", { className: "bubble", text: message.text }),
+      el("div", { className: "bubble" }, withMentions(message.text)),
       el("span", { className: "message-meta" }, [
         el("time", { text: message.created_at ? messageTime(message.created_at) : "",
           attrs: { datetime: message.created_at || null } }),
@@ -94,6 +95,8 @@ export class ConversationView {
       ]),
     ]);
     if (message.id) node.dataset.id = String(message.id);
+    node.dataset.senderId = String(message.sender.id);
+    if (!mine && mentions(message.text, this.me.username)) node.classList.add("mentions-me");
     if (message.client_id) node.dataset.clientId = message.client_id;
     return node;
   }
