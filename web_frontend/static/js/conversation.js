@@ -105,6 +105,7 @@ export class ConversationView {
   insert(node, id) {
     let before = null;
     for (const child of this.list.children) {
+      if (!child.classList.contains("message")) continue; // day and "New messages" separators
       const childId = Number(child.dataset.id || 0);
       if (!child.dataset.id || childId > id) { before = child; break; }
     }
