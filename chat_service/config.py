@@ -24,6 +24,12 @@ def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
     return value
 
 
+def _accel_prefix(raw: str) -> str:
+    if raw and not (raw.startswith("/") and raw.endswith("/")):
+        raise ConfigError("ATTACHMENT_ACCEL_PREFIX must be a path that starts and ends with '/'")
+    return raw
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
@@ -51,6 +57,15 @@ class Config:
     # without an answer (both under the gateway's proxy_read_timeout of 120 s).
     ping_interval: int = 60
     ping_timeout: int = 20
+    # Attachments: where their files live (every instance, and the gateway, must see the same
+    # directory), the largest upload in bytes, and how long an upload never sent with a
+    # message is kept (seconds).
+    attachment_dir: str = "attachments"
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    attachment_abandoned_after: int = 24 * 3600
+    # Where the gateway serves `attachment_dir` from (an nginx `internal` location, answered
+    # with X-Accel-Redirect); empty: chat_service sends the file itself (no gateway in front).
+    attachment_accel_prefix: str = ""
 
     @property
     def production(self) -> bool:
@@ -84,6 +99,10 @@ class Config:
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
+            attachment_dir=env_str("ATTACHMENT_DIR", "attachments", source),
+            max_attachment_bytes=env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024, source, minimum=1),
+            attachment_abandoned_after=env_int("ATTACHMENT_ABANDONED_AFTER", 24 * 3600, source, minimum=60),
+            attachment_accel_prefix=_accel_prefix(env_str("ATTACHMENT_ACCEL_PREFIX", "", source)),
         )
         if config.ping_interval + config.ping_timeout >= 120:
             raise ConfigError("PING_INTERVAL + PING_TIMEOUT must stay under the gateway's 120 s read timeout")

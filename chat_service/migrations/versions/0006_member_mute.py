@@ -1,7 +1,7 @@
 """per-member mute of a conversation
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-28 09:55:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 // The conversation list: newest activity first, last message preview, unread badge, online dot.
 import { api } from "./api.js";
+import { attachmentSummary } from "./attachments.js";
 import { avatar, conversationTitle, directPartner, el, shortTime } from "./dom.js";
 import { isOnline, presenceDot } from "./presence.js";
 
@@ -92,7 +93,7 @@ export class Sidebar {
     let preview = "No messages yet";
     if (last) {
       const who = last.sender.id === this.me.id ? "You: " : conversation.kind === "group" ? `${last.sender.username}: ` : "";
-      preview = who + last.text.replace(/\s+/g, " ");
+      preview = who + (last.text.replace(/\s+/g, " ") || attachmentSummary(last));
     }
     // Said after the visible text, so the link's name starts with what is on screen.
     const status = [partner && isOnline(partner.id) ? "online" : null, conversation.muted ? "muted" : null,
