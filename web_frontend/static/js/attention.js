@@ -167,6 +167,7 @@ export class Attention {
     this.sidebar = sidebar;
     this.openId = openId;
     this.badge = new UnreadBadge();
+    this.unseenWhileHidden = 0; // messages that came to the open conversation while the page was hidden
     this.bindMuteToggle();
     this.updateTotal();
   }
@@ -212,7 +213,7 @@ export class Attention {
     for (const conversation of this.sidebar.conversations.values()) {
       if (conversation.id !== this.openId && !conversation.muted) total += conversation.unread_count || 0;
     }
-    if (this.openId && document.visibilityState !== "visible") total += this.unseenWhileHidden || 0;
+    if (document.visibilityState !== "visible") total += this.unseenWhileHidden;
     this.badge.set(total);
     this.renderMute();
   }
@@ -224,10 +225,10 @@ export class Attention {
     if (!conversation) return;
     const onScreen = message.conversation_id === this.openId && document.visibilityState === "visible";
     if (message.conversation_id === this.openId && !onScreen) {
-      this.unseenWhileHidden = (this.unseenWhileHidden || 0) + 1;
+      this.unseenWhileHidden += 1;
       this.updateTotal();
     }
-    const mentioned = conversation.kind === "group" && mentions(message.text, this.me.username);
+    const mentioned = conversation.kind === "group" && mentions(message.text || "", this.me.username);
     if (onScreen || (conversation.muted && !mentioned)) return;
     if (stored(SOUND_KEY) === "on") chime.play();
     this.notify(message, conversation, mentioned);
@@ -244,7 +245,7 @@ export class Attention {
     const place = conversationTitle(conversation, this.me);
     const title = conversation.kind === "group"
       ? `${message.sender.username}${mentioned ? " mentioned you" : ""} in ${place}` : message.sender.username;
-    const text = message.text.replace(/\s+/g, " ").trim();
+    const text = (message.text || "").replace(/\s+/g, " ").trim() || "Sent an attachment";
     const body = text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 1)}…` : text;
     const notification = new Notification(title, {
       body,
