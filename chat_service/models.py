@@ -108,6 +108,8 @@ class Member(Base):
     # message they may read. They keep the history up to it, read-only, and nothing after.
     left_message_id: Mapped[int | None] = mapped_column(MessageId)
     removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A muted conversation sends this member no notifications (mentions still do).
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_conversation_members_user_id", "user_id", "conversation_id"),)
 

@@ -38,6 +38,16 @@ def get_conversation(conversation_id: int):
     return jsonify({"conversation": conversations.get_view(db.session(), current_user_id(), conversation_id)})
 
 
+@api.put("/conversations/<id:conversation_id>/mute")
+def mute(conversation_id: int):
+    return jsonify({"conversation": conversations.set_muted(db.session(), current_user_id(), conversation_id, True)})
+
+
+@api.delete("/conversations/<id:conversation_id>/mute")
+def unmute(conversation_id: int):
+    return jsonify({"conversation": conversations.set_muted(db.session(), current_user_id(), conversation_id, False)})
+
+
 PAGE = Fields(before=QueryInt(1, MAX_ID), after=QueryInt(0, MAX_ID),
               limit=QueryInt(1, messages.MAX_PAGE, default=messages.DEFAULT_PAGE))
 

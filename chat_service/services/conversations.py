@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,7 +79,7 @@ def require_can_post(session: Session, conversation: ConversationFacts) -> None:
 
 def _new_conversation_payload(conversation: Conversation, members: list[User]) -> dict[str, Any]:
     return conversation_payload(conversation, members, last_message=None, unread_count=0, last_read_message_id=0,
-                                read_markers={})
+                                read_markers={}, muted=False)
 
 
 def get_or_create_direct(session: Session, me: User, other: User) -> int:
@@ -238,7 +238,8 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         view = conversation_payload(
             conversation, members.get(conversation.id, []), last_message=last[1] if last else None,
             unread_count=unread.get(conversation.id, 0), last_read_message_id=member.last_read_message_id,
-            read_markers=read_markers.get(conversation.id, {}), roles=roles.get(conversation.id, {}))
+            read_markers=read_markers.get(conversation.id, {}), roles=roles.get(conversation.id, {}),
+            muted=member.muted)
         if member.left_message_id is not None:
             # Nothing that happened after I left: the title as it was then, no members.
             departure = last[0] if last else None
@@ -260,3 +261,15 @@ def get_view(session: Session, user_id: int, conversation_id: int) -> dict[str, 
     if not views:
         raise NotFound("No such conversation.")
     return views[0]
+
+
+@transaction
+def set_muted(session: Session, user_id: int, conversation_id: int, muted: bool) -> dict[str, Any]:
+    """Mute or unmute a conversation for me alone. My other tabs and devices learn it
+    from the `conversation` event; the other members are not told."""
+    membership(session, conversation_id, user_id)
+    session.execute(update(Member).where(Member.conversation_id == conversation_id, Member.user_id == user_id)
+                    .values(muted=muted))
+    view = get_view(session, user_id, conversation_id)
+    queue_event(session, "conversation", view, [user_id])
+    return view

@@ -59,7 +59,7 @@ def conversation_payload(conversation: Conversation, members: list[User], *, las
                          unread_count: int, last_read_message_id: int,
                          read_markers: dict[int, int], roles: dict[int, str] | None = None,
                          membership: str = "member", read_only: bool = False,
-                         blocked: bool = False) -> dict[str, Any]:
+                         blocked: bool = False, muted: bool = False) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "kind": conversation.kind,
@@ -71,6 +71,8 @@ def conversation_payload(conversation: Conversation, members: list[User], *, las
         # Extensions: what the list is sorted by, and where my read marker is.
         "last_activity_at": format_timestamp(conversation.last_activity_at),
         "last_read_message_id": last_read_message_id,
+        # Whether I muted it: clients then notify only for mentions of me.
+        "muted": muted,
         # Every member's marker, so a client can show "Seen" (and by whom) after a reload;
         # the `read` event keeps it current.
         "read_markers": [{"user_id": m.id, "last_read_message_id": read_markers.get(m.id, 0)}

@@ -156,3 +156,37 @@ def test_every_members_read_marker_comes_with_the_conversation(client, auth):
                                     {"user_id": carol.id, "last_read_message_id": 0}]
     listed = client.get("/api/conversations", headers=carol.headers).get_json()["conversations"]
     assert listed[0]["read_markers"] == seen["read_markers"]
+
+
+def test_mute_is_per_member_and_comes_with_the_conversation(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    auth.befriend(alice, carol)
+    group = client.post("/api/conversations", json={"title": "Trip", "members": ["bob", "carol"]},
+                        headers=alice.headers).get_json()["conversation"]
+    assert group["muted"] is False
+    url = f"/api/conversations/{group['id']}/mute"
+
+    muted = client.put(url, headers=bob.headers)
+    assert muted.status_code == 200 and muted.get_json()["conversation"]["muted"] is True
+    assert client.put(url, headers=bob.headers).get_json()["conversation"]["muted"] is True  # idempotent
+    listed = {c["id"]: c for c in client.get("/api/conversations", headers=bob.headers).get_json()["conversations"]}
+    assert listed[group["id"]]["muted"] is True
+    # Only bob muted it.
+    for other in (alice, carol):
+        shown = client.get(f"/api/conversations/{group['id']}", headers=other.headers).get_json()["conversation"]
+        assert shown["muted"] is False
+
+    unmuted = client.delete(url, headers=bob.headers)
+    assert unmuted.status_code == 200 and unmuted.get_json()["conversation"]["muted"] is False
+    shown = client.get(f"/api/conversations/{group['id']}", headers=bob.headers).get_json()["conversation"]
+    assert shown["muted"] is False
+
+
+def test_mute_needs_membership(client, auth):
+    alice, bob, dave = auth.user("alice"), auth.user("bob"), auth.user("dave")
+    conversation_id = auth.befriend(alice, bob)
+    assert client.put(f"/api/conversations/{conversation_id}/mute", headers=dave.headers).status_code == 404
+    assert client.delete(f"/api/conversations/{conversation_id}/mute", headers=dave.headers).status_code == 404
+    assert client.put("/api/conversations/999999/mute", headers=alice.headers).status_code == 404
+    assert client.put(f"/api/conversations/{conversation_id}/mute").status_code == 401

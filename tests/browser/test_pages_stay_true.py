@@ -194,6 +194,10 @@ def test_the_composer_keeps_the_newest_messages_in_view_and_its_draft(live_stack
         sent = bob_api.post(f"{base}/api/conversations/{conversation_id}/messages", timeout=10,
                             json={"text": f"message {number}", "client_id": f"m{number}"})
         assert sent.status_code == 201, sent.text
+    # Already read, so the page opens at the newest message (not at a "New messages" divider).
+    read = alice_api.post(f"{base}/api/conversations/{conversation_id}/read", timeout=10,
+                          json={"message_id": sent.json()["message"]["id"]})
+    assert read.status_code == 204, read.text
     context, page = signed_in_page(browser, base, alice_api, PHONE)
     composer = page.locator("#composer-text")
     newest = page.locator(".message .bubble", has_text="message 29")

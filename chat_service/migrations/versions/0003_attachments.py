@@ -1,7 +1,7 @@
 """attachments: uploaded files, then sent with a message
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-28 09:10:00.000000
 """
 from alembic import op

@@ -1,14 +1,14 @@
 """users.deleted_at: accounts deleted in auth; their messages stay, shown as "Deleted user"
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-28 10:10:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,7 @@
 // Entry point of every logged-in page: one socket, live header badge and presence,
 // and on the chat pages the conversation list and the open conversation.
 import { api } from "./api.js";
+import { Attention, bindAttentionSettings } from "./attention.js";
 import { ConversationView } from "./conversation.js";
 import { BlockButton } from "./blocking.js";
 import { announce, directPartner } from "./dom.js";
@@ -9,7 +10,9 @@ import { GroupPanel } from "./group_panel.js";
 import { seedPresence, setPresence } from "./presence.js";
 import { startSearch } from "./search.js";
 import { Sidebar } from "./sidebar.js";
+import { bindShortcuts } from "./keyboard.js";
 import { connectSocket } from "./socket.js";
+import { Timeline } from "./timeline.js";
 
 function pageData() {
   const node = document.getElementById("page-data");
@@ -36,6 +39,8 @@ async function refreshRequestBadge() {
 function start() {
   const connection = connectSocket();
   const data = pageData();
+  bindShortcuts();
+  bindAttentionSettings();
 
   connection.on("presence", ({ user_id: userId, online }) => setPresence(userId, online));
   connection.on("friend_request", (request) => {
@@ -67,12 +72,18 @@ function start() {
 
   seedPresence(data.friends);
   const openId = data.open ? data.open.conversation.id : null;
+  let attention = null; // the sidebar renders (and reports totals) before attention exists
   const sidebar = new Sidebar({
     list: document.getElementById("conversation-list"),
     empty: document.getElementById("conversations-empty"),
     me: data.me,
     conversations: data.conversations,
     openId,
+    onChange: () => attention?.updateTotal(),
+  });
+  attention = new Attention({ me: data.me, sidebar, openId });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") attention.onVisible();
   });
 
   const isFriend = (userId) => data.friends.some((f) => f.id === userId);
@@ -88,6 +99,13 @@ function start() {
       hasMore: data.open.has_more,
       onRead: (id) => sidebar.markRead(id),
       writable: partner ? isFriend(partner.id) : !data.open.conversation.read_only,
+    });
+    new Timeline({
+      scroller: document.getElementById("message-scroller"),
+      list: document.getElementById("message-list"),
+      me: data.me,
+      lastReadId: data.open.conversation.last_read_message_id,
+      composer: document.getElementById("composer-text"),
     });
   }
 
@@ -133,6 +151,7 @@ function start() {
     if (open) view.onMessage(message);
     sidebar.onMessage(message, { readingNow: open && document.visibilityState === "visible" });
     if (!open && message.sender.id !== data.me.id) announce(`New message from ${message.sender.username}`);
+    attention.onMessage(message);
   });
   connection.on("typing", (event) => view && view.onTyping(event));
   connection.on("read", (event) => view && view.onReadEvent(event));

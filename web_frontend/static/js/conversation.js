@@ -5,9 +5,14 @@ import { announce, conversationTitle, directPartner, el, messageTime, newClientI
 import { loadDraft, saveDraft } from "./drafts.js";
 import { linkify } from "./linkify.js";
 import { MessageActions } from "./message_actions.js";
+import { mentions, withMentions } from "./mentions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
+
+// Links first (an address may hold an "@"), then mentions in the plain text between them.
+const richText = (text) => linkify(text).flatMap(
+  (node) => (node.nodeType === Node.TEXT_NODE ? withMentions(node.textContent) : [node]));
 
 const PAGE_SIZE = 50;
 const REVEAL_PAGE_SIZE = 100; // the most one history page holds
@@ -102,7 +107,7 @@ export class ConversationView {
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
       showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
-      message.text || message.deleted ? el("div", { className: "bubble" }, linkify(message.text)) : null,
+      message.text || message.deleted ? el("div", { className: "bubble" }, richText(message.text)) : null,
       attachmentsNode(message.attachments),
       el("span", { className: "message-meta" }, [
         el("time", { text: message.created_at ? messageTime(message.created_at) : "",
@@ -111,6 +116,8 @@ export class ConversationView {
       ]),
     ]);
     if (message.id) node.dataset.id = String(message.id);
+    node.dataset.senderId = String(message.sender.id);
+    if (!mine && message.text && mentions(message.text, this.me.username)) node.classList.add("mentions-me");
     if (message.client_id) node.dataset.clientId = message.client_id;
     this.actions.decorate(node, message, { mine, pending });
     return node;
@@ -120,6 +127,7 @@ export class ConversationView {
   insert(node, id) {
     let before = null;
     for (const child of this.list.children) {
+      if (!child.classList.contains("message")) continue; // day and "New messages" separators
       const childId = Number(child.dataset.id || 0);
       if (!child.dataset.id || childId > id) { before = child; break; }
     }

@@ -7,8 +7,9 @@ import { isOnline, presenceDot } from "./presence.js";
 const activity = (c) => Date.parse((c.last_message && c.last_message.created_at) || c.created_at) || 0;
 
 export class Sidebar {
-  constructor({ list, empty, me, conversations, openId }) {
+  constructor({ list, empty, me, conversations, openId, onChange }) {
     this.list = list;
+    this.onChange = onChange || (() => {});
     this.empty = empty;
     this.me = me;
     this.openId = openId;
@@ -93,6 +94,7 @@ export class Sidebar {
     this.list.replaceChildren(...sorted.map((c) => this.item(c)));
     if (focused) this.list.querySelector(`[data-conversation-id="${focused}"] a`)?.focus();
     this.empty.hidden = sorted.length > 0;
+    this.onChange();
   }
 
   item(conversation) {
@@ -107,24 +109,26 @@ export class Sidebar {
         : conversation.kind === "group" ? `${last.sender.username}: ` : "";
       preview = who + (last.deleted ? "message deleted" : last.text.replace(/\s+/g, " ") || attachmentSummary(last));
     }
-    const label = [title, partner && isOnline(partner.id) ? "online" : null, unread ? `${unread} unread` : null]
-      .filter(Boolean).join(", ");
+    // Said after the visible text, so the link's name starts with what is on screen.
+    const status = [partner && isOnline(partner.id) ? "online" : null, conversation.muted ? "muted" : null,
+      unread ? `${unread} unread` : null].filter(Boolean).join(", ");
     const link = el("a", {
-      attrs: { href: `/chat/${conversation.id}`, "aria-current": conversation.id === this.openId ? "page" : null,
-        "aria-label": `${label}. ${preview}` },
+      attrs: { href: `/chat/${conversation.id}`, "aria-current": conversation.id === this.openId ? "page" : null },
     }, [
       avatar(title, partner ? [presenceDot(partner.id)] : []),
       el("span", { className: "conversation-body" }, [
         el("span", { className: "conversation-top" }, [
           el("span", { className: "conversation-name", text: title }),
+          conversation.muted ? el("span", { className: "muted-mark", text: "🔕", attrs: { "aria-hidden": "true" } }) : null,
           el("time", { className: "conversation-time", text: shortTime(last ? last.created_at : conversation.created_at),
             attrs: { datetime: last ? last.created_at : conversation.created_at } }),
         ]),
         el("span", { className: "conversation-bottom" }, [
           el("span", { className: "conversation-preview", text: preview }),
-          unread ? el("span", { className: "badge", text: String(unread) }) : null,
+          unread ? el("span", { className: "badge", text: String(unread), attrs: { "aria-hidden": "true" } }) : null,
         ]),
       ]),
+      status ? el("span", { className: "sr-only", text: `, ${status}` }) : null,
     ]);
     return el("li", { className: `conversation-item${unread ? " unread" : ""}`,
       dataset: { conversationId: String(conversation.id) } }, [link]);

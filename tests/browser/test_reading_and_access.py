@@ -1,0 +1,175 @@
+"""Reading a long conversation (day separators, groups, "New messages", jump to latest), dark mode
+remembered before the first paint, keyboard shortcuts and screen-reader announcements."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+
+pytestmark = pytest.mark.browser
+
+
+def send(base, session, conversation_id: int, text: str) -> dict:
+    response = session.post(f"{base}/api/conversations/{conversation_id}/messages",
+                            json={"text": text, "client_id": f"{text[:20]}-{time.monotonic_ns()}"}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["message"]
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
+    base = live_stack.url
+    alice_name, bob_name, carol_name = new_username("alice"), new_username("bob"), new_username("carol")
+    alice_api, bob_api, carol_api = (api_session(base, n) for n in (alice_name, bob_name, carol_name))
+    befriend(base, alice_api, bob_api, bob_name)
+    befriend(base, alice_api, carol_api, carol_name)
+    group = alice_api.post(f"{base}/api/conversations", json={"title": "Trip", "members": [bob_name, carol_name]},
+                           timeout=10).json()["conversation"]["id"]
+    send(base, alice_api, group, "plan for saturday?")  # alice has read up to here
+    for n in range(1, 31):
+        send(base, bob_api, group, f"bob says {n}")
+    context, page = signed_in_page(browser, base, alice_api, viewport)
+    size = "phone" if viewport == PHONE else "desktop"
+    try:
+        page.goto(f"/chat/{group}")
+        divider = page.locator(".unread-divider")
+        expect(divider).to_have_text("New messages")
+        # It sits right before bob's first message, and the page opens there rather than at the bottom.
+        assert divider.evaluate("(node) => node.nextElementSibling.querySelector('.bubble').textContent") == "bob says 1"
+        expect(divider).to_be_in_viewport()
+        expect(page.locator(".day-divider").first).to_have_text("Today")
+        # One name per run of messages from one sender, one time stamp at its end.
+        bob_run = page.locator(".message", has_text="bob says")
+        expect(bob_run.first.locator(".message-sender")).to_be_visible()
+        expect(bob_run.nth(1).locator(".message-sender")).to_be_hidden()
+        expect(bob_run.nth(1)).to_have_class("message continued group-inner")
+        expect(bob_run.last.locator(".message-meta time")).to_be_visible()
+        screenshot(page, f"new-messages-divider-{size}")
+
+        # Scrolled up, new messages are counted on the jump button.
+        jump = page.locator(".jump-latest")
+        expect(jump).to_be_visible()
+        send(base, carol_api, group, "count me")
+        send(base, carol_api, group, "me too")
+        expect(jump).to_have_text("↓ 2 new messages")
+        screenshot(page, f"jump-to-latest-{size}")
+        jump.click()
+        expect(page.locator(".message .bubble").last).to_be_in_viewport()
+        expect(jump).to_be_hidden()
+        expect(page.locator("#composer-text")).to_be_focused()
+        # Carol's two messages are a new group with her name once.
+        expect(page.locator(".message", has_text="count me").locator(".message-sender")).to_have_text(carol_name)
+        expect(page.locator(".message", has_text="me too").locator(".message-sender")).to_be_hidden()
+
+        # Day labels: Today, Yesterday, then the date in the user's locale.
+        labels = page.evaluate("""async () => {
+            const { dayLabel } = await import("/static/js/timeline.js");
+            const now = new Date(2026, 10, 28, 12);
+            return [dayLabel(new Date(2026, 10, 28, 0, 5), now), dayLabel(new Date(2026, 10, 27, 23), now),
+                    dayLabel(new Date(2026, 10, 20, 9), now), dayLabel(new Date(2025, 0, 2, 9), now)];
+        }""")
+        assert labels == ["Today", "Yesterday", "Friday, November 20", "Thursday, January 2, 2025"]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_theme_is_remembered_and_follows_the_system(live_stack, browser, screenshot, viewport):
+    base = live_stack.url
+    alice_name = new_username("alice")
+    alice_api = api_session(base, alice_name)
+    size = "phone" if viewport == PHONE else "desktop"
+    context = browser.new_context(base_url=base, viewport=viewport, color_scheme="dark")
+    # Records the theme at the moment <body> starts, before anything is painted.
+    context.add_init_script("""new MutationObserver((_, observer) => {
+        if (document.body) { window.__themeAtBody = document.documentElement.dataset.theme; observer.disconnect(); }
+    }).observe(document, { childList: true, subtree: true });""")
+    page = context.new_page()
+    background = "getComputedStyle(document.body).backgroundColor"
+    try:
+        page.goto("/login")
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"  # follows the system
+        dark_background = page.evaluate(background)
+        page.locator("#theme-choice").select_option("light")
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        assert page.evaluate(background) != dark_background
+        page.reload()
+        assert page.evaluate("window.__themeAtBody") == "light"
+        expect(page.locator("#theme-choice")).to_have_value("light")
+        screenshot(page, f"theme-light-on-dark-system-{size}")
+
+        # Logged in, from the settings menu: dark, then back to the system's.
+        context.add_cookies([{"name": c.name, "value": c.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
+                             for c in alice_api.cookies])
+        page.goto("/chat")
+        page.locator("#settings-menu > summary").click()
+        page.locator("#theme-choice").select_option("dark")
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        page.goto("/friends")
+        assert page.evaluate("window.__themeAtBody") == "dark"
+        screenshot(page, f"theme-dark-friends-{size}")
+        page.emulate_media(color_scheme="light")
+        page.locator("#settings-menu > summary").click()
+        page.locator("#theme-choice").select_option("system")
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        page.emulate_media(color_scheme="dark")
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    finally:
+        context.close()
+
+
+def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
+    base = live_stack.url
+    alice_name, bob_name, carol_name = new_username("alice"), new_username("bob"), new_username("carol")
+    alice_api, bob_api, carol_api = (api_session(base, n) for n in (alice_name, bob_name, carol_name))
+    with_bob = befriend(base, alice_api, bob_api, bob_name)
+    with_carol = befriend(base, alice_api, carol_api, carol_name)
+    send(base, bob_api, with_bob, "older")
+    send(base, carol_api, with_carol, "newer")  # carol's chat is first in the list
+    context, page = signed_in_page(browser, base, alice_api)
+    try:
+        page.goto(f"/chat/{with_carol}")
+        expect(page.locator("#composer-text")).to_be_editable()
+        page.keyboard.press("Alt+ArrowDown")
+        expect(page).to_have_url(f"{base}/chat/{with_bob}")
+        expect(page.locator("#composer-text")).to_be_editable()
+        page.keyboard.press("Alt+ArrowUp")
+        expect(page).to_have_url(f"{base}/chat/{with_carol}")
+        expect(page.locator("#composer-text")).to_be_editable()
+
+        # Ctrl+K goes to the list; arrows walk it; the focus ring shows.
+        page.keyboard.press("Control+k")
+        current = page.locator(f'.conversation-item[data-conversation-id="{with_carol}"] a')
+        expect(current).to_be_focused()
+        # (The list may be drawn again when the socket connects; the locator finds the new link.)
+        expect(current).to_have_css("outline-style", "solid")
+        page.keyboard.press("ArrowDown")
+        expect(page.locator(f'.conversation-item[data-conversation-id="{with_bob}"] a')).to_be_focused()
+        # Alt+N (or "/") goes to the composer.
+        page.keyboard.press("Alt+n")
+        expect(page.locator("#composer-text")).to_be_focused()
+        page.locator("#message-scroller").focus()
+        page.keyboard.press("/")
+        expect(page.locator("#composer-text")).to_be_focused()
+        expect(page.locator("#composer-text")).to_have_value("")
+
+        # Esc closes the settings menu and puts focus back on its button.
+        page.locator("#settings-menu > summary").click()
+        expect(page.locator("#theme-choice")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator("#theme-choice")).to_be_hidden()
+        expect(page.locator("#settings-menu > summary")).to_be_focused()
+
+        # New messages are announced in a polite live region.
+        announcer = page.locator("#announcer")
+        assert announcer.get_attribute("aria-live") == "polite"
+        send(base, carol_api, with_carol, "can you hear me")
+        expect(announcer).to_have_text(f"{carol_name}: can you hear me")
+        send(base, bob_api, with_bob, "over here")
+        expect(announcer).to_have_text(f"New message from {bob_name}")
+    finally:
+        context.close()
