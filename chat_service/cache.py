@@ -29,6 +29,8 @@ from cachetools import LRUCache, TTLCache
 from sqlalchemy.orm import Session
 
 SESSION_KEY = "lookup_cache"
+# Events that drop cached entries: every instance must see them, whoever they are for.
+INVALIDATING_EVENTS = frozenset({"friend_removed", "conversation"})
 
 
 @dataclass(frozen=True)

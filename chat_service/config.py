@@ -11,6 +11,7 @@ from shared.config import ConfigError, env_int, env_list, env_str, is_production
 from shared.jwt import KeyRing
 
 DEFAULT_DATABASE_URL = "sqlite:///chat_service.sqlite3"
+SOCKETIO_MANAGERS = ("redis", "sharded")
 
 
 def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
@@ -51,6 +52,11 @@ class Config:
     # without an answer (both under the gateway's proxy_read_timeout of 120 s).
     ping_interval: int = 60
     ping_timeout: int = 20
+    # How Socket.IO events travel between instances (with REDIS_URL): "redis", one channel
+    # that every instance reads, or "sharded", channels per shard of user rooms that an
+    # instance reads only while it hosts someone of the shard (realtime/sharded_manager.py).
+    socketio_manager: str = "redis"
+    socketio_shards: int = 64
 
     @property
     def production(self) -> bool:
@@ -84,7 +90,11 @@ class Config:
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
+            socketio_manager=env_str("SOCKETIO_MANAGER", "redis", source).strip().lower(),
+            socketio_shards=env_int("SOCKETIO_SHARDS", 64, source, minimum=1),
         )
+        if config.socketio_manager not in SOCKETIO_MANAGERS:
+            raise ConfigError(f"SOCKETIO_MANAGER must be one of {', '.join(SOCKETIO_MANAGERS)}")
         if config.ping_interval + config.ping_timeout >= 120:
             raise ConfigError("PING_INTERVAL + PING_TIMEOUT must stay under the gateway's 120 s read timeout")
         return config
