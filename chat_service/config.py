@@ -56,7 +56,9 @@ class Config:
     # that every instance reads, or "sharded", channels per shard of user rooms that an
     # instance reads only while it hosts someone of the shard (realtime/sharded_manager.py).
     socketio_manager: str = "redis"
-    socketio_shards: int = 64
+    # An instance hosting u users reads about min(u, shards) shards, so the saving needs
+    # shards well above users per instance; channels cost Redis little.
+    socketio_shards: int = 1024
 
     @property
     def production(self) -> bool:
@@ -91,7 +93,7 @@ class Config:
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
             socketio_manager=env_str("SOCKETIO_MANAGER", "redis", source).strip().lower(),
-            socketio_shards=env_int("SOCKETIO_SHARDS", 64, source, minimum=1),
+            socketio_shards=env_int("SOCKETIO_SHARDS", 1024, source, minimum=1),
         )
         if config.socketio_manager not in SOCKETIO_MANAGERS:
             raise ConfigError(f"SOCKETIO_MANAGER must be one of {', '.join(SOCKETIO_MANAGERS)}")

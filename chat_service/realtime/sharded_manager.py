@@ -69,6 +69,7 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
         self._rooms_per_shard: Counter[int] = Counter()
         self._lock = threading.RLock()
         self._pubsub: Any = None  # the listener's subscription while it is up
+        self._broken = False  # the subscription broke and is not back yet
         self._confirmations: dict[str, threading.Event] = {}
 
     # --- addressing ------------------------------------------------------------------------
@@ -141,16 +142,19 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
         channel = self.shard_channel(shard)
         with self._lock:
             self._rooms_per_shard[shard] += 1
-            if self._rooms_per_shard[shard] > 1 or self._pubsub is None:
-                # Already subscribed, or the listener is down and subscribes to every
-                # wanted shard when it is back (then sends `resync`).
-                return
+            if self._rooms_per_shard[shard] > 1:
+                return  # already subscribed
             confirmed = self._confirmations[channel] = threading.Event()
-            try:
-                self._subscribe(self._pubsub, [channel])
-            except redis.RedisError as error:
-                log.warning("could not subscribe to a shard: %s", error.__class__.__name__)
-                return
+            if self._pubsub is not None:
+                try:
+                    self._subscribe(self._pubsub, [channel])
+                except redis.RedisError as error:
+                    log.warning("could not subscribe to a shard: %s", error.__class__.__name__)
+                    return
+            elif self._broken:
+                return  # subscribed with every wanted shard when Redis is back, then `resync`
+            # else the listener is starting (first connection): it subscribes to every
+            # wanted shard, this one included, and the confirmation comes the same way.
         if not confirmed.wait(self.SUBSCRIBE_TIMEOUT):
             log.warning("shard subscription not confirmed in time")
 
@@ -187,7 +191,6 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
         return self.counters.counted(self._queue_messages())
 
     def _queue_messages(self) -> Iterator[Any]:
-        broken = False
         while True:
             pubsub = None
             try:
@@ -197,8 +200,8 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                     self._pubsub = pubsub
                     wanted = [self.shard_channel(shard) for shard in self._rooms_per_shard]
                     self._subscribe(pubsub, wanted)
-                if broken:
-                    broken = False
+                if self._broken:
+                    self._broken = False
                     log.warning("queue subscription is back; asking local clients to resynchronise")
                     self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
                 for message in pubsub.listen():
@@ -212,16 +215,16 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                         if confirmed is not None:
                             confirmed.set()
             except Exception as error:
+                if not self._broken:
+                    log.error("queue subscription lost: %s", error.__class__.__name__)
                 with self._lock:
                     self._pubsub = None
+                    self._broken = True
                 if pubsub is not None:
                     try:
                         pubsub.close()
                     except Exception:
-                        pass
-                if not broken:
-                    log.error("queue subscription lost: %s", error.__class__.__name__)
-                broken = True
+                        pass  # the connection is gone already
                 time.sleep(self.RESUBSCRIBE_INTERVAL)
 
     def before_delivery(self, event: str, data: Any) -> None:

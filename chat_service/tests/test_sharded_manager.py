@@ -154,3 +154,13 @@ def test_an_instance_hosting_nobody_of_a_shard_receives_none_of_its_events(redis
     wait_until(lambda: one.manager.counters.delivered == 21)
     assert idle.manager.counters.delivered == 0
     assert idle.manager.counters.undeliverable == 1
+
+
+def test_the_first_connection_waits_for_the_listener_to_subscribe(redis_url, prefix):
+    """The listener starts with the server's first connection; that connection's shard
+    is subscribed before its connect returns, like every later one."""
+    client = redis.Redis.from_url(redis_url)
+    one = Instance(redis_url, prefix)  # listener just started, maybe not yet connected
+    room = next(rooms_in_shard(2))
+    one.connect(room)
+    assert subscribers(client, one.manager.shard_channel(2)) == 1
