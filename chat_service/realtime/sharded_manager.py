@@ -71,6 +71,12 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
         self._pubsub: Any = None  # the listener's subscription while it is up
         self._broken = False  # the subscription broke and is not back yet
         self._confirmations: dict[str, threading.Event] = {}
+        # Every payload starts with its sender's host id: this instance's own emits come
+        # back on the shards it shares with their recipients, and are dropped undecoded
+        # (their local connections had them before they were published). Host ids are all
+        # 32 hex digits, so every tag has the same length.
+        self._sender_tag = f"{self.host_id}:"
+        self._own_prefix = self._sender_tag.encode()
 
     # --- addressing ------------------------------------------------------------------------
 
@@ -106,26 +112,39 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
 
     def _publish(self, data: dict) -> None:
         try:
-            sharded = self._uses_sharded_pubsub()
             for channel, message in self.routes(data):
-                payload = self.json.dumps(message)
-                if channel is None:
-                    self.redis.publish(self.channel, payload)
-                elif sharded:
-                    self.redis.spublish(channel, payload)
-                else:
-                    self.redis.publish(channel, payload)
+                self._send(channel, self._sender_tag + self.json.dumps(message))
         except redis.RedisError as error:
             # Local connections already have it; the others catch up with `resync`.
             log.error("could not publish to the queue: %s", error.__class__.__name__)
+
+    def _send(self, channel: str | None, payload: str) -> None:
+        # Twice at most: after a Redis restart the pooled connection is dead, and only
+        # using it shows that (the second attempt takes a new one).
+        for attempt in (1, 2):
+            try:
+                if channel is None:
+                    self.redis.publish(self.channel, payload)
+                elif self._uses_sharded_pubsub():
+                    self.redis.spublish(channel, payload)
+                else:
+                    self.redis.publish(channel, payload)
+                return
+            except redis.ConnectionError:
+                if attempt == 2:
+                    raise
 
     # --- subscription lifecycle ------------------------------------------------------------
 
     def basic_enter_room(self, sid, namespace, room, eio_sid=None):
         new_room = room not in self.rooms.get(namespace, {})
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        if new_room and isinstance(room, str) and self.sharded_room(room):
-            self._room_opened(shard_of(room, self.shards))
+        if isinstance(room, str) and self.sharded_room(room):
+            shard = shard_of(room, self.shards)
+            if new_room:
+                self._room_opened(shard)
+            # Whoever opened the shard may still be waiting for Redis: so does this one.
+            self._wait_for_subscription(shard)
 
     def basic_leave_room(self, sid, namespace, room):
         was_open = room in self.rooms.get(namespace, {})
@@ -143,18 +162,23 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
         with self._lock:
             self._rooms_per_shard[shard] += 1
             if self._rooms_per_shard[shard] > 1:
-                return  # already subscribed
-            confirmed = self._confirmations[channel] = threading.Event()
+                return  # already subscribed (or being subscribed)
+            self._confirmations[channel] = threading.Event()
             if self._pubsub is not None:
                 try:
                     self._subscribe(self._pubsub, [channel])
                 except redis.RedisError as error:
                     log.warning("could not subscribe to a shard: %s", error.__class__.__name__)
-                    return
-            elif self._broken:
-                return  # subscribed with every wanted shard when Redis is back, then `resync`
-            # else the listener is starting (first connection): it subscribes to every
-            # wanted shard, this one included, and the confirmation comes the same way.
+            # Without a subscription the listener is starting (first connection) or waiting
+            # for Redis: it subscribes to every wanted shard, this one included (and after
+            # an outage sends `resync`).
+
+    def _wait_for_subscription(self, shard: int) -> None:
+        """Until Redis has confirmed the shard's subscription, so that nothing published
+        after this connection's connect handler returns can miss it."""
+        confirmed = self._confirmations.get(self.shard_channel(shard))
+        if confirmed is None or confirmed.is_set() or self._broken:
+            return
         if not confirmed.wait(self.SUBSCRIBE_TIMEOUT):
             log.warning("shard subscription not confirmed in time")
 
@@ -207,7 +231,8 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                 for message in pubsub.listen():
                     kind = message.get("type")
                     if kind in ("message", "smessage"):
-                        yield message["data"]
+                        data = message["data"]
+                        yield {} if data.startswith(self._own_prefix) else data[len(self._own_prefix):]
                     elif kind in ("subscribe", "ssubscribe"):
                         channel = message["channel"]
                         confirmed = self._confirmations.get(
