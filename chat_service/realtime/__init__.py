@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import socketio
 from flask import Flask
 from flask_socketio import SocketIO
-
-import socketio
 
 from ..cache import INVALIDATING_EVENTS, LookupCache
 from ..config import Config

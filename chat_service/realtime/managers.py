@@ -102,6 +102,7 @@ class OnceManager(socketio.Manager):
     """
 
     name = "local"
+    cache: LookupCache | None = None  # set by the managers joining instances
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,7 +117,10 @@ class OnceManager(socketio.Manager):
         return super().emit(event, data, namespace, room=room, skip_sid=skip, callback=callback, **kwargs)
 
     def before_delivery(self, event: str, data: Any) -> None:
-        """Called for every event about to reach this instance's connections."""
+        """Called for every event about to reach this instance's connections: with other
+        instances, drop from the lookup cache what their events say has changed."""
+        if self.cache is not None and event != "message":
+            self.cache.apply_event(event, data)
 
     def _local_recipients(self, namespace: str, room: Any) -> int:
         """How many local connections the rooms hold (an upper bound: no skips, no overlap)."""
@@ -170,7 +174,3 @@ class OnceRedisManager(socketio.RedisManager, OnceManager):
 
     def _listen(self):
         return self.counters.counted(super()._listen())
-
-    def before_delivery(self, event: str, data: Any) -> None:
-        if event != "message":
-            self.cache.apply_event(event, data)

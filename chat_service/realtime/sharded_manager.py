@@ -251,7 +251,3 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                     except Exception:
                         pass  # the connection is gone already
                 time.sleep(self.RESUBSCRIBE_INTERVAL)
-
-    def before_delivery(self, event: str, data: Any) -> None:
-        if event != "message":
-            self.cache.apply_event(event, data)
