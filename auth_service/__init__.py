@@ -48,7 +48,8 @@ def create_app(config: Config | None = None) -> Flask:
         registrations=RegistrationRateLimiter(store, limit=config.registration_limit_ip,
                                               window=config.registration_window, prefix=config.redis_prefix),
         tokens=TokenSettings(ring=config.key_ring, issuer=config.jwt_issuer, audience=config.jwt_audience,
-                             access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl),
+                             access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl,
+                             reuse_grace=config.refresh_reuse_grace),
         redis=redis_client,
         sessions=(SessionRevocations(redis_client, config.sessions_prefix, config.access_token_ttl)
                   if redis_client is not None else None),

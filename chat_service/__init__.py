@@ -20,6 +20,7 @@ from .cache import LookupCache
 from .config import Config
 from .db import Database, close_session
 from .state import EXTENSION, AppState
+from .storage import DirectoryStorage
 
 
 def running_under_gevent() -> bool:
@@ -38,6 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .realtime.maintenance import Maintenance
     from .realtime.session_ends import SessionEnds
     from .realtime.publisher import EventPublisher
+    from .services.attachments import remove_files_after_commit
     from .services.presence import LocalPresence, RedisPresence
 
     config = config or Config.from_env()
@@ -65,14 +67,18 @@ def create_app(config: Config | None = None) -> Flask:
     sessions = (SessionRevocations(redis.Redis.from_url(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
                                    config.redis_prefix)
                 if config.redis_url else None)
+    database = Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size)
+    storage = DirectoryStorage(config.attachment_dir)
+    remove_files_after_commit(database.sessionmaker, storage)
     app.extensions[EXTENSION] = AppState(
         config=config,
         socketio=socketio,
-        database=Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size),
+        database=database,
         directory=AuthDirectory(config.auth_service_url, config.auth_timeout),
         presence=presence,
         connections=connections,
         maintenance=maintenance,
+        storage=storage,
         sessions=sessions,
         session_ends=(SessionEnds(config.redis_url, socketio, connections, sessions, maintenance.disconnect_soon)
                       if sessions is not None else None),

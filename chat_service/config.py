@@ -25,6 +25,12 @@ def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
     return value
 
 
+def _accel_prefix(raw: str) -> str:
+    if raw and not (raw.startswith("/") and raw.endswith("/")):
+        raise ConfigError("ATTACHMENT_ACCEL_PREFIX must be a path that starts and ends with '/'")
+    return raw
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
@@ -59,6 +65,15 @@ class Config:
     # An instance hosting u users reads about min(u, shards) shards, so the saving needs
     # shards well above users per instance; channels cost Redis little.
     socketio_shards: int = 1024
+    # Attachments: where their files live (every instance, and the gateway, must see the same
+    # directory), the largest upload in bytes, and how long an upload never sent with a
+    # message is kept (seconds).
+    attachment_dir: str = "attachments"
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    attachment_abandoned_after: int = 24 * 3600
+    # Where the gateway serves `attachment_dir` from (an nginx `internal` location, answered
+    # with X-Accel-Redirect); empty: chat_service sends the file itself (no gateway in front).
+    attachment_accel_prefix: str = ""
 
     @property
     def production(self) -> bool:
@@ -94,6 +109,10 @@ class Config:
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
             socketio_manager=env_str("SOCKETIO_MANAGER", "redis", source).strip().lower(),
             socketio_shards=env_int("SOCKETIO_SHARDS", 1024, source, minimum=1),
+            attachment_dir=env_str("ATTACHMENT_DIR", "attachments", source),
+            max_attachment_bytes=env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024, source, minimum=1),
+            attachment_abandoned_after=env_int("ATTACHMENT_ABANDONED_AFTER", 24 * 3600, source, minimum=60),
+            attachment_accel_prefix=_accel_prefix(env_str("ATTACHMENT_ACCEL_PREFIX", "", source)),
         )
         if config.socketio_manager not in SOCKETIO_MANAGERS:
             raise ConfigError(f"SOCKETIO_MANAGER must be one of {', '.join(SOCKETIO_MANAGERS)}")

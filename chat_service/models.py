@@ -119,3 +119,30 @@ class Message(Base):
         # counts (id > marker AND sender_id <> me) are answered from the index alone.
         Index("ix_messages_conversation_id_id", "conversation_id", "id", "sender_id"),
     )
+
+
+class Attachment(Base):
+    """An uploaded file. Owned by its uploader and in no message until sent with one
+    (`message_id`); unattached uploads are removed after a while (services/attachments.py).
+    The bytes are in storage under random keys; `name` is the uploader's file name, metadata only."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    message_id: Mapped[int | None] = mapped_column(MessageId, ForeignKey("messages.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(127))
+    kind: Mapped[str] = mapped_column(String(8))  # "image" or "file"
+    storage_key: Mapped[str] = mapped_column(String(64))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('image', 'file')", name="ck_attachments_kind"),
+        Index("ix_attachments_message_id", "message_id"),
+        # Finding abandoned uploads: unattached and old.
+        Index("ix_attachments_unattached", "message_id", "created_at"),
+    )

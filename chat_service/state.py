@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .realtime.maintenance import Maintenance
     from .realtime.session_ends import SessionEnds
     from .services.presence import Presence
+    from .storage import DirectoryStorage
 
 EXTENSION = "chat_service"
 
@@ -32,6 +33,7 @@ class AppState:
     presence: "Presence"
     connections: "ConnectionRegistry"
     maintenance: "Maintenance"
+    storage: "DirectoryStorage"
     # Without Redis (one instance, development) tokens end only when they expire.
     sessions: "SessionRevocations | None" = None
     session_ends: "SessionEnds | None" = None

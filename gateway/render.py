@@ -37,6 +37,12 @@ COMPOSE_LISTEN_PORT = 8080
 DOCKER_RESOLVER = "127.0.0.11"
 DOCKER_RESOLVER_VALID = "1s"
 
+# Where chat_service keeps attachments in docker-compose (a named volume, read-only in the gateway).
+COMPOSE_ATTACHMENT_DIR = "/var/lib/chat/attachments"
+DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Room for the multipart framing around the file (chat_service's MULTIPART_OVERHEAD).
+MULTIPART_OVERHEAD = 64 * 1024
+
 SECURITY_HEADERS = (
     "add_header X-Content-Type-Options $default_x_content_type_options always;",
     "add_header X-Frame-Options $default_x_frame_options always;",
@@ -79,6 +85,11 @@ def render(values: dict[str, str | Sequence[str]]) -> str:
     return _fill(TEMPLATE.read_text(encoding="utf-8"), values)
 
 
+def attachment_body_limit(max_attachment_bytes: int) -> str:
+    """client_max_body_size of the upload route for files up to `max_attachment_bytes`."""
+    return f"{-(-(max_attachment_bytes + MULTIPART_OVERHEAD) // 1024)}k"
+
+
 def render_local(
     *,
     prefix: Path,
@@ -90,6 +101,8 @@ def render_local(
     user: str | None = None,
     host: str = "127.0.0.1",
     mime_types: str = "/etc/nginx/mime.types",
+    attachment_dir: Path | None = None,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
 ) -> str:
     """The config for an unprivileged nginx run from `prefix` in the foreground.
 
@@ -100,6 +113,7 @@ def render_local(
         raise ValueError("at least one chat port is needed")
     prefix = Path(prefix).resolve()
     log_dir = Path(log_dir).resolve() if log_dir else prefix
+    attachment_dir = Path(attachment_dir).resolve() if attachment_dir else prefix.parent / "attachments"
     process = [f"user {user};"] if user else []
     process += [
         "daemon off;",
@@ -121,6 +135,8 @@ def render_local(
             "frontend_servers": [f"server {host}:{frontend_port};"],
             "listen": [f"listen {host}:{port};"],
             "security_headers": list(SECURITY_HEADERS),
+            "attachment_dir": str(attachment_dir),
+            "attachment_body_limit": attachment_body_limit(max_attachment_bytes),
         }
     )
 
@@ -146,6 +162,8 @@ def render_compose() -> str:
             "frontend_servers": servers("web_frontend"),
             "listen": [f"listen {COMPOSE_LISTEN_PORT};"],
             "security_headers": list(SECURITY_HEADERS),
+            "attachment_dir": COMPOSE_ATTACHMENT_DIR,
+            "attachment_body_limit": attachment_body_limit(DEFAULT_MAX_ATTACHMENT_BYTES),
         }
     )
 
@@ -173,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     local.add_argument("--frontend-port", type=int, default=8002)
     local.add_argument("--chat-port", type=int, action="append", help="one per chat instance (default 8101)")
     local.add_argument("--user", help="worker user, only when nginx starts as root")
+    local.add_argument("--attachment-dir", type=Path, help="chat_service's ATTACHMENT_DIR (default: PREFIX/../attachments)")
+    local.add_argument("--max-attachment-bytes", type=int, default=DEFAULT_MAX_ATTACHMENT_BYTES,
+                       help="chat_service's MAX_ATTACHMENT_BYTES")
     local.add_argument("-o", "--output", help="file to write (default stdout)")
 
     args = parser.parse_args(argv)
@@ -195,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 chat_ports=args.chat_port or [8101],
                 log_dir=args.log_dir,
                 user=args.user,
+                attachment_dir=args.attachment_dir,
+                max_attachment_bytes=args.max_attachment_bytes,
             ),
             args.output,
         )

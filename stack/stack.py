@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from gateway.render import render_local
+from gateway.render import DEFAULT_MAX_ATTACHMENT_BYTES, render_local
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -40,6 +40,9 @@ DEFAULT_PORTS = {"gateway": 8080, "auth": 8001, "frontend": 8002, "chat_base": 8
 
 # Variables each service receives from the launcher, never from the caller's shell.
 MANAGED_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PORT", "INSTANCE_ID", "AUTH_SERVICE_URL", "CHAT_SERVICE_URL")
+
+# The gateway's internal location over the attachment directory (gateway/nginx.conf.template).
+ATTACHMENT_ACCEL_PREFIX = "/_attachments/"
 
 _PR_SET_PDEATHSIG = 1
 
@@ -222,6 +225,14 @@ class Stack:
     def chat_urls(self) -> list[str]:
         return [f"http://{HOST}:{port}" for port in self.chat_ports]
 
+    def _setting(self, name: str) -> str | None:
+        return self.extra_env.get(name) or os.environ.get(name) or None
+
+    @property
+    def attachment_dir(self) -> Path:
+        """chat_service's ATTACHMENT_DIR, which the gateway serves downloads from."""
+        return Path(self._setting("ATTACHMENT_DIR") or self.run_dir / "attachments").resolve()
+
     # -- what runs ---------------------------------------------------------------------------------
 
     def _service_env(self, **values: str) -> dict[str, str]:
@@ -243,7 +254,8 @@ class Stack:
 
     def chat_env(self, instance: int) -> dict[str, str]:
         return self._service_env(
-            DATABASE_URL=self.chat_database_url, INSTANCE_ID=f"chat-{instance}", AUTH_SERVICE_URL=self.auth_url
+            DATABASE_URL=self.chat_database_url, INSTANCE_ID=f"chat-{instance}", AUTH_SERVICE_URL=self.auth_url,
+            ATTACHMENT_DIR=str(self.attachment_dir), ATTACHMENT_ACCEL_PREFIX=ATTACHMENT_ACCEL_PREFIX,
         )
 
     def frontend_env(self) -> dict[str, str]:
@@ -297,6 +309,8 @@ class Stack:
             auth_port=self.auth_port,
             frontend_port=self.frontend_port,
             chat_ports=self.chat_ports,
+            attachment_dir=self.attachment_dir,
+            max_attachment_bytes=int(self._setting("MAX_ATTACHMENT_BYTES") or DEFAULT_MAX_ATTACHMENT_BYTES),
             # As root, nginx would run its workers as `nobody`, locked out of a private run dir.
             user=pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None,
         )

@@ -15,6 +15,7 @@ A missing nginx, PostgreSQL or Redis skips locally and fails in CI (shared.testi
 from __future__ import annotations
 
 import secrets
+import time
 from contextlib import ExitStack, contextmanager
 from typing import Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -26,11 +27,21 @@ from stack import Stack
 
 # Cheap password hashing and generous login and registration limits: the suite logs in and
 # registers a lot from one address.
+# A just-spent refresh token is accepted again for this long (auth's REFRESH_REUSE_GRACE); kept
+# short so tests of reuse detection wait little past it.
+REUSE_GRACE = 1.0
 TEST_ENV = {
+    "REFRESH_REUSE_GRACE": str(int(REUSE_GRACE)),
     "PASSWORD_SCRYPT_N": "1024",
     "LOGIN_FAILURE_LIMIT_IP": "1000",
     "REGISTRATION_LIMIT_IP": "100000",
 }
+
+
+def after_reuse_grace(spent_at: float) -> None:
+    """Return once a refresh token spent at `spent_at` (time.monotonic()) is past the reuse grace,
+    so presenting it again counts as theft."""
+    time.sleep(max(0.0, spent_at + REUSE_GRACE + 0.2 - time.monotonic()))
 
 
 # Lines a test wants shown at the end of the run, outside output capture (the fault table).

@@ -50,10 +50,11 @@ def create_app(config: Config | None = None) -> Flask:
     assets.install(app)
     errors.register(app)
 
-    from .views import accounts, chat, friends, health
+    from .views import accounts, chat, friends, health, settings
 
     app.register_blueprint(accounts.bp)
     app.register_blueprint(chat.bp)
     app.register_blueprint(friends.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(settings.bp)
     return app

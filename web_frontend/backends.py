@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from flask import g, request
 
@@ -11,6 +11,8 @@ from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE, request_origin
 
 from .clients import Caller, CookieGrant, Unauthenticated
 from .state import app_state
+
+T = TypeVar("T")
 
 
 def caller() -> Caller:
@@ -40,22 +42,26 @@ def forward_cookies(grant: CookieGrant) -> None:
     g.caller = caller().with_tokens(grant)
 
 
-def current_user() -> dict[str, Any]:
-    """The logged-in user; an expired access token is refreshed once, invisibly. Raises Unauthenticated."""
-    if "user" in g:
-        return g.user
-    auth = app_state().auth
+def with_fresh_session(call: Callable[[Caller], T]) -> T:
+    """`call(caller())`; when the access token is missing or refused (it expired while the page was
+    open), the refresh cookie buys a new pair once, invisibly, and the call is made again.
+    Raises Unauthenticated when there is nothing left to refresh with."""
     if caller().access_token:
         try:
-            g.user = auth.me(caller())
-            return g.user
+            return call(caller())
         except Unauthenticated:
             if not caller().refresh_token:
                 raise
     if not caller().refresh_token:
         raise Unauthenticated("auth", "Please log in.", status=401, code="unauthorized")
-    forward_cookies(auth.refresh(caller()))
-    g.user = auth.me(caller())
+    forward_cookies(app_state().auth.refresh(caller()))
+    return call(caller())
+
+
+def current_user() -> dict[str, Any]:
+    """The logged-in user (see `with_fresh_session`). Raises Unauthenticated."""
+    if "user" not in g:
+        g.user = with_fresh_session(app_state().auth.me)
     return g.user
 
 

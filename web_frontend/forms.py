@@ -8,8 +8,9 @@ from flask import request
 
 from .clients import RequestRejected
 
-# Field names the services use in their `fields`, and the form field each belongs to.
-FORM_FIELDS = ("username", "email", "password")
+# Field names the services use in their `fields` (each is the form field it belongs to), as people read them.
+FORM_FIELDS = {"username": "Username", "email": "Email", "password": "Password",
+               "current_password": "Current password", "new_password": "New password"}
 
 
 def safe_next(target: str | None, default: str = "/chat") -> str:
@@ -35,12 +36,12 @@ def back() -> str:
 def _sentence(field: str, message: str) -> str:
     # The services phrase field errors as predicates ("is already taken").
     if message[:1].islower():
-        message = f"{field.capitalize()} {message}"
+        message = f"{FORM_FIELDS[field]} {message}"
     return message if message.endswith(".") else message + "."
 
 
 def form_errors(error: RequestRejected) -> dict[str, str]:
-    """Field-level messages for a refused register/login form; anything unplaced goes under "form"."""
+    """Field-level messages for a refused form; anything unplaced goes under "form"."""
     errors = {name: _sentence(name, message) for name, message in error.fields.items() if name in FORM_FIELDS}
     if not errors and error.status == 409:
         field = "email" if "email" in error.message.lower() else "username"

@@ -4,6 +4,12 @@ Refresh tokens are opaque random strings stored only as SHA-256 hashes. Each
 belongs to a family (the chain started by one login); each works once, and
 presenting one that was already used or revoked revokes the whole family,
 because it means the chain has been copied.
+
+One exception: a token spent less than `reuse_grace` seconds ago gets another
+successor in the same family instead. A browser page refreshing in the background
+while the frontend refreshes for a page load presents one token twice within
+milliseconds; without the grace that honest race would end the session everywhere.
+A copy replayed after the grace is still treated as theft.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class TokenSettings:
     audience: str
     access_ttl: int
     refresh_ttl: int
+    reuse_grace: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def _spend(session: Session, settings: TokenSettings, raw: str) -> tuple[TokenPa
         .execution_options(synchronize_session=False)
     )
     token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
-    if spent.rowcount == 1 and token is not None:
+    if token is not None and (spent.rowcount == 1 or _within_reuse_grace(settings, token, now)):
         user = session.get(User, token.user_id)
         if user is not None:
             return _issue(session, settings, user, token.family_id), None
@@ -119,6 +126,13 @@ def _spend(session: Session, settings: TokenSettings, raw: str) -> tuple[TokenPa
         _revoke_family(session, token.family_id, now)
         log.warning("refresh token reuse; family revoked", extra={"user_id": token.user_id})
     return None, token.family_id if reused else None
+
+
+def _within_reuse_grace(settings: TokenSettings, token: RefreshToken, now: datetime) -> bool:
+    """Whether `token` was spent just now by a concurrent refresh of the same client (see the module
+    docstring); a revoked family or an expired token never qualifies."""
+    return (token.used_at is not None and token.revoked_at is None and token.expires_at > now
+            and now - token.used_at <= timedelta(seconds=settings.reuse_grace))
 
 
 def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
@@ -146,17 +160,20 @@ def _revoke_by_token(session: Session, raw: str) -> list[str]:
 
 def revoke_all(session: Session, user_id: int, sessions: SessionRevocations | None) -> None:
     """End every session of the user (log out everywhere)."""
-    end_sessions(sessions, _revoke_all(session, user_id))
+    end_sessions(sessions, revoke_user_families(session, user_id))
 
 
 @transaction
-def _revoke_all(session: Session, user_id: int) -> list[str]:
+def revoke_user_families(session: Session, user_id: int, keep: str | None = None) -> list[str]:
+    """Revoke the refresh tokens of every session of the user but `keep`; the ended session ids
+    (for `end_sessions` once committed)."""
     now = utcnow()
+    others = [RefreshToken.family_id != keep] if keep else []
     family_ids = session.scalars(select(RefreshToken.family_id).distinct()
-                                 .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now)).all()
+                                 .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now, *others)).all()
     session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None), *others)
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -5,9 +5,13 @@ import pytest
 from sqlalchemy import update
 
 from auth_service import db
+from auth_service.config import Config
 from auth_service.models import RefreshToken
 
 from .conftest import ORIGIN, assert_error, set_cookies
+
+
+REUSE_GRACE = Config.refresh_reuse_grace
 
 
 @pytest.fixture
@@ -42,33 +46,95 @@ def test_body_refresh_answers_a_json_pair_without_cookies(auth):
     assert auth.client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 200
 
 
-def test_reusing_a_refresh_token_revokes_the_whole_chain(auth):
+def spent_long_ago(app) -> None:
+    """Move every spent refresh token's use back past the reuse grace."""
+    with app.app_context():
+        session = db.session()
+        session.execute(update(RefreshToken).where(RefreshToken.used_at.is_not(None))
+                        .values(used_at=datetime.now(timezone.utc) - timedelta(seconds=REUSE_GRACE + 1)))
+        session.commit()
+
+
+def test_reusing_a_refresh_token_after_the_grace_revokes_the_whole_chain(app, auth):
     auth.register()
     first = auth.token().get_json()["refresh_token"]
     other_session = auth.token().get_json()["refresh_token"]
     second = auth.refresh_body(first).get_json()["refresh_token"]
+    spent_long_ago(app)
     assert_error(auth.refresh_body(first), 401, "unauthorized")  # replayed
     assert_error(auth.refresh_body(second), 401, "unauthorized")  # the thief's or victim's successor is dead too
     assert auth.refresh_body(other_session).status_code == 200  # another login is another chain
 
 
-def test_concurrent_refreshes_with_one_token_have_one_winner(app, auth):
+def test_concurrent_refreshes_with_one_token_all_succeed_and_the_session_lives(app, auth):
+    """A page's background refresh and the frontend's refresh for a reload spend one token at once."""
     auth.register()
     refresh_token = auth.token().get_json()["refresh_token"]
-    statuses = []
-    barrier = threading.Barrier(4)
+    answers = []
+    barrier = threading.Barrier(2)
 
     def refresh():
         client = app.test_client()
         barrier.wait()
-        statuses.append(client.post("/auth/refresh", json={"refresh_token": refresh_token}).status_code)
+        answers.append(client.post("/auth/refresh", json={"refresh_token": refresh_token}))
 
-    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(statuses) == [200, 401, 401, 401]
+    assert [answer.status_code for answer in answers] == [200, 200]
+    pairs = [answer.get_json() for answer in answers]
+    assert pairs[0]["refresh_token"] != pairs[1]["refresh_token"]
+    for pair in pairs:
+        # Both successors belong to the live session: each refreshes and authenticates.
+        headers = {"Authorization": f"Bearer {pair['access_token']}"}
+        assert auth.client.get("/auth/me", headers=headers).status_code == 200
+        assert auth.refresh_body(pair["refresh_token"]).status_code == 200
+
+
+def test_a_just_spent_token_presented_again_within_the_grace_continues_the_session(sessions_app):
+    from shared import jwt
+
+    from .conftest import TEST_KEYS, AuthActions
+
+    actions = AuthActions(sessions_app.test_client())
+    actions.register()
+    first = actions.token().get_json()
+    rotated = actions.refresh_body(first["refresh_token"]).get_json()
+    again = actions.refresh_body(first["refresh_token"])
+    assert again.status_code == 200
+    sid = {jwt.decode(pair["access_token"], TEST_KEYS, issuer="chat-auth", audience="chat")["sid"]
+           for pair in (first, rotated, again.get_json())}
+    assert len(sid) == 1  # the same session, not a new one
+    for pair in (rotated, again.get_json()):
+        assert actions.client.get("/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+                                  ).status_code == 200
+
+
+def test_reuse_after_the_grace_ends_the_session(sessions_app):
+    from .conftest import AuthActions
+
+    actions = AuthActions(sessions_app.test_client())
+    actions.register()
+    first = actions.token().get_json()
+    rotated = actions.refresh_body(first["refresh_token"]).get_json()
+    spent_long_ago(sessions_app)
+    assert_error(actions.refresh_body(first["refresh_token"]), 401, "unauthorized")
+    assert_error(actions.client.get("/auth/me", headers={"Authorization": f"Bearer {rotated['access_token']}"}),
+                 401, "unauthorized")
+    assert_error(actions.refresh_body(rotated["refresh_token"]), 401, "unauthorized")
+
+
+def test_without_a_grace_any_reuse_is_theft(make_app):
+    from .conftest import AuthActions
+
+    actions = AuthActions(make_app(refresh_reuse_grace=0).test_client())
+    actions.register()
+    first = actions.token().get_json()["refresh_token"]
+    second = actions.refresh_body(first).get_json()["refresh_token"]
+    assert_error(actions.refresh_body(first), 401, "unauthorized")
+    assert_error(actions.refresh_body(second), 401, "unauthorized")
 
 
 def test_expired_refresh_token_is_refused(app, auth):
@@ -200,6 +266,7 @@ def test_ending_a_session_refuses_its_access_tokens_and_only_its_own(sessions_ap
 
     # Refresh-token reuse ends that session, the access token issued with the copy included.
     rotated = actions.refresh_body(second["refresh_token"]).get_json()
+    spent_long_ago(sessions_app)
     assert_error(actions.refresh_body(second["refresh_token"]), 401, "unauthorized")
     assert (me(second), me(rotated), me(third)) == (401, 401, 200)
 

@@ -55,7 +55,7 @@ def caller_token() -> str:
 
 def register_api(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
-    from . import conversations, friends, health  # noqa: F401  (routes register on import)
+    from . import account_data, attachments, conversations, friends, health  # noqa: F401  (routes register on import)
 
     app.register_blueprint(api)
     app.register_blueprint(health.probes)

@@ -141,7 +141,7 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
     def on_send(connection: Connection, data: dict) -> Ack:
         conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
         result = messages.send_message(db.session(), connection.user_id, conversation_id, data.get("text"),
-                                       data.get("client_id"))
+                                       data.get("client_id"), data.get("attachment_ids"))
         return {"ok": True, "message": result.message, "created": result.created}
 
     @event("typing")

@@ -1,9 +1,11 @@
 """A background task per instance: presence heartbeat (and reaping of dead
-instances), and disconnecting sockets whose access token has expired."""
+instances), disconnecting sockets whose access token has expired, and removing
+uploads that were never sent with a message."""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -11,10 +13,13 @@ from flask_socketio import SocketIO
 from redis import RedisError
 
 from ..state import EXTENSION
+from ..services import attachments as attachment_actions
 from ..services import presence as presence_actions
 from .connections import ConnectionRegistry
 
 log = logging.getLogger(__name__)
+# Seconds between two sweeps for abandoned uploads, per instance.
+UPLOAD_SWEEP_INTERVAL = 600
 
 
 @dataclass
@@ -25,6 +30,7 @@ class Maintenance:
     interval: float  # seconds between rounds
     _started: bool = field(default=False, init=False)
     _stopped: bool = field(default=False, init=False)
+    _next_upload_sweep: float = field(default=0.0, init=False)
 
     def ensure_started(self) -> None:
         if not self._started:
@@ -48,6 +54,7 @@ class Maintenance:
         for sid in self.connections.expired_sids():
             self.socketio.server.disconnect(sid, namespace="/")
         rt = self.app.extensions[EXTENSION]
+        self._sweep_abandoned_uploads(rt)
         try:
             went_offline = rt.presence.heartbeat()
         except RedisError:
@@ -57,6 +64,19 @@ class Maintenance:
             with self.app.app_context(), rt.database.sessionmaker() as session:
                 for user_id in went_offline:
                     presence_actions.announce(session, user_id, False)
+
+    def _sweep_abandoned_uploads(self, rt) -> None:
+        """Every UPLOAD_SWEEP_INTERVAL: uploads older than ATTACHMENT_ABANDONED_AFTER that
+        are in no message go, with their files. Each instance sweeps; a row goes once."""
+        now = time.monotonic()
+        if now < self._next_upload_sweep:
+            return
+        self._next_upload_sweep = now + UPLOAD_SWEEP_INTERVAL
+        try:
+            with self.app.app_context(), rt.database.sessionmaker() as session:
+                attachment_actions.remove_abandoned(session, rt.config.attachment_abandoned_after)
+        except Exception:
+            log.exception("removing abandoned uploads failed")
 
     def disconnect_soon(self, sid: str) -> None:
         """Disconnect after the current handler's acknowledgement has gone out."""

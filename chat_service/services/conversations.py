@@ -15,7 +15,8 @@ from shared.validation import Text, check_field, invalid
 
 from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
-from ..models import Conversation, Friendship, Member, Message, User, ordered_pair
+from ..models import Attachment, Conversation, Friendship, Member, Message, User, ordered_pair
+from . import attachments
 from .payloads import conversation_payload, message_payload
 from .validation import USERNAME
 
@@ -155,15 +156,20 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
         members.setdefault(cid, []).append(user)
         read_markers.setdefault(cid, {})[user.id] = last_read
 
-    last_messages = {
-        message.conversation_id: message_payload(message, sender)
-        for message, sender in session.execute(
-            select(Message, User)
-            .join(Conversation, Conversation.last_message_id == Message.id)
-            .join(User, User.id == Message.sender_id)
-            .where(Conversation.id.in_(mine))
-        )
-    }
+    last_messages: dict[int, dict[str, Any]] = {}
+    # One row per attachment of each last message (one row when it has none).
+    for message, sender, attachment in session.execute(
+        select(Message, User, Attachment)
+        .join(Conversation, Conversation.last_message_id == Message.id)
+        .join(User, User.id == Message.sender_id)
+        .outerjoin(Attachment, Attachment.message_id == Message.id)
+        .where(Conversation.id.in_(mine))
+        .order_by(Attachment.id)
+    ):
+        payload = last_messages.setdefault(message.conversation_id,
+                                           {**message_payload(message, sender), "attachments": []})
+        if attachment is not None:
+            payload["attachments"].append(attachments.attachment_payload(attachment))
 
     unread = dict(session.execute(
         select(Message.conversation_id, func.count())

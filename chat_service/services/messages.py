@@ -18,6 +18,7 @@ from ..cache import ConversationFacts
 from ..db import autocommit_engine
 from ..events import queue_event
 from ..models import Conversation, Member, Message, User
+from . import attachments
 from .conversations import membership, require_can_post
 from .payloads import message_payload
 from .users import cached_user_payload
@@ -27,6 +28,9 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 
 MESSAGE = Fields(text=Text(max_length=MAX_TEXT), client_id=Text(max_length=64, required=False, blank=True))
+# With attachments the text is optional (a picture alone is a message).
+MESSAGE_WITH_ATTACHMENTS = Fields(text=Text(max_length=MAX_TEXT, min_length=0, required=False, blank=True),
+                                  client_id=MESSAGE.fields["client_id"])
 
 CONVERSATIONS = Conversation.__table__
 MEMBERS = Member.__table__
@@ -50,7 +54,8 @@ def _stored(session: Session, sender_id: int, client_id: str, conversation_id: i
         raise Conflict("This client_id was already used for a message in another conversation.")
     previous_id = session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id,
                                                                      Message.id < row[0].id))
-    return SendResult({**message_payload(row[0], row[1]), "previous_id": previous_id}, created=False)
+    payload = {**message_payload(row[0], row[1]), "previous_id": previous_id}
+    return SendResult(attachments.with_attachments(session, [payload])[0], created=False)
 
 
 def _broadcast_again(session: Session, stored: SendResult, conversation: ConversationFacts) -> SendResult:
@@ -99,15 +104,19 @@ _SQLITE_MARK_READ = (update(MEMBERS).where(MEMBERS.c.conversation_id == bindpara
                      .values(last_read_message_id=bindparam("new_message_id")))
 
 
-def _store(session: Session, row: dict[str, Any]) -> tuple[int, int | None] | None:
+def _store(session: Session, row: dict[str, Any], *, own_statement: bool = True) -> tuple[int, int | None] | None:
     """Insert the message and move the conversation's and my marker to it; its id and
     the id of the conversation's message before it, or None (and nothing changed) when
-    (sender_id, client_id) names a message already."""
+    (sender_id, client_id) names a message already. Unless `own_statement`, on PostgreSQL
+    the statement runs in the session's transaction, for actions that write more."""
     single_statements = autocommit_engine(session)
     if single_statements is not None:
-        with single_statements.connect() as connection:
-            stored = connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
-            return None if stored is None else (stored[0], stored[1])
+        if own_statement:
+            with single_statements.connect() as connection:
+                stored = connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
+        else:
+            stored = session.connection().exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
+        return None if stored is None else (stored[0], stored[1])
     connection = session.connection()
     previous_id = connection.execute(select(CONVERSATIONS.c.last_message_id)
                                      .where(CONVERSATIONS.c.id == row["conversation_id"])).scalar()
@@ -123,7 +132,7 @@ def _store(session: Session, row: dict[str, Any]) -> tuple[int, int | None] | No
 
 @transaction
 def send_message(session: Session, sender_id: int, conversation_id: int, text: object,
-                 client_id: object = None) -> SendResult:
+                 client_id: object = None, attachment_ids: object = None) -> SendResult:
     """Store a message and broadcast it to every member once committed.
 
     Idempotent per (sender, client_id): a resend returns the stored message, also
@@ -132,10 +141,12 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     message is broadcast again; connections that had it skip it (realtime's managers).
 
     What is looked up (membership, friendship, the sender) comes from the process
-    cache; on PostgreSQL the write is one statement (`_STORE_ON_POSTGRESQL`).
+    cache; on PostgreSQL the write is one statement (`_STORE_ON_POSTGRESQL`), joined by
+    the attachments' update in one transaction when `attachment_ids` names uploads.
     """
-    values = MESSAGE.check({"text": text, "client_id": client_id})
-    text, client_id = values["text"], values["client_id"]
+    attachment_ids = attachments.check_ids(attachment_ids) if attachment_ids is not None else []
+    values = (MESSAGE_WITH_ATTACHMENTS if attachment_ids else MESSAGE).check({"text": text, "client_id": client_id})
+    text, client_id = values["text"] or "", values["client_id"]
     conversation = membership(session, conversation_id, sender_id)
     try:
         require_can_post(session, conversation)
@@ -148,7 +159,7 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     sender = cached_user_payload(session, sender_id)
     now = utcnow()
     stored = _store(session, {"conversation_id": conversation_id, "sender_id": sender_id, "text": text,
-                              "client_id": client_id, "created_at": now})
+                              "client_id": client_id, "created_at": now}, own_statement=not attachment_ids)
     if stored is None:
         # This sender already used client_id: answer with (and broadcast again) the stored one.
         stored = _stored(session, sender_id, client_id, conversation_id) if client_id is not None else None
@@ -159,7 +170,9 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     # previous_id (an extension): the conversation's message before this one, so a client
     # that does not have it knows it missed something and fetches it (`after=`).
     payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "client_id": client_id, "created_at": format_timestamp(now), "previous_id": previous_id}
+               "client_id": client_id, "created_at": format_timestamp(now), "previous_id": previous_id,
+               "attachments": attachments.attach(session, sender_id, message_id, attachment_ids)
+               if attachment_ids else []}
     queue_event(session, "message", payload, conversation.member_ids)
     return SendResult(payload, created=True)
 
@@ -189,7 +202,7 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
     rows = rows[:limit]
     if after is None:
         rows.reverse()
-    return Page([message_payload(m, u) for m, u in rows], has_more)
+    return Page(attachments.with_attachments(session, [message_payload(m, u) for m, u in rows]), has_more)
 
 
 @transaction

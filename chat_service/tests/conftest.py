@@ -25,7 +25,7 @@ from shared.testing import client, free_port, temporary_postgres_database  # noq
 KEY_RING = jwt.KeyRing.from_spec("test:" + "k" * 48)
 ISSUER, AUDIENCE = "chat-auth", "chat"
 ALLOWED_ORIGIN = "http://allowed.example"
-TABLES = ["messages", "conversation_members", "conversations", "friend_requests", "friendships", "users"]
+TABLES = ["attachments", "messages", "conversation_members", "conversations", "friend_requests", "friendships", "users"]
 
 
 # --- auth_service stand-in: a real HTTP server on a free port -----------------------------------
@@ -135,9 +135,10 @@ def config_overrides() -> dict:
 
 
 @pytest.fixture
-def app(database_url, fake_auth, config_overrides):
+def app(database_url, fake_auth, config_overrides, tmp_path):
     fake_auth.reset()
-    application = create_app(make_config(database_url, fake_auth.url, **config_overrides))
+    application = create_app(make_config(database_url, fake_auth.url, attachment_dir=str(tmp_path / "attachments"),
+                                         **config_overrides))
     application.config["TESTING"] = True
     yield application
     application.extensions[EXTENSION].shutdown()

@@ -99,6 +99,49 @@ def test_a_group_says_who_has_seen_the_last_message(live_stack, browser, screens
         context.close()
 
 
+def test_reads_while_the_page_was_still_connecting_show_once_it_connects(live_stack, browser):
+    """`read` events sent before this page's socket was up never reach it; connecting fetches the
+    markers again, so the line under my message does not stay behind (or name only some readers)."""
+    base = live_stack.url
+    alice_name = new_username("alice")
+    alice_api = api_session(base, alice_name)
+    others = [(name, api_session(base, name)) for name in (new_username(p) for p in ("bob", "carol"))]
+    for name, session in others:
+        befriend(base, alice_api, session, name)
+    created = alice_api.post(f"{base}/api/conversations", timeout=10,
+                             json={"title": "Late", "members": [name for name, _ in others]})
+    assert created.status_code == 201, created.text
+    group_id = created.json()["conversation"]["id"]
+    last = send(base, alice_api, group_id, "Anyone?")
+
+    context, alice = signed_in_page(browser, base, alice_api)
+    held, released = [], []
+    handshake = re.compile(r"/socket\.io/")
+
+    def hold(route) -> None:
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    alice.route(handshake, hold)
+    status = alice.locator(".message.mine .message-status").last
+    try:
+        with alice.expect_request(handshake):  # the page's script has run and is connecting
+            alice.goto(f"/chat/{group_id}")
+        expect(status).to_have_text("Sent")
+        for _, session in others:
+            response = session.post(f"{base}/api/conversations/{group_id}/read", json={"message_id": last["id"]},
+                                    timeout=10)
+            assert response.status_code == 204, response.text
+        released.append(True)
+        for route in held:
+            route.continue_()
+        expect(status).to_have_text(f"Seen by {others[0][0]}, {others[1][0]}")
+    finally:
+        context.close()
+
+
 def test_the_first_enter_of_a_page_is_never_lost(live_stack, browser):
     """Until the page's script can send, the composer takes no keys, so an early Enter cannot
     become a new line in a message that never goes; once it can, the first Enter sends."""

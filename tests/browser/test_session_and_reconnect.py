@@ -131,6 +131,7 @@ def test_log_out_everywhere_ends_the_sessions_of_other_browsers(start_stack, bro
         try:
             page = logged_in_page(context, name)
             assert other_device.get(f"{stack.url}/api/conversations", timeout=10).status_code == 200
+            page.get_by_role("link", name=f"Account: {name}").click()
             page.get_by_role("button", name="Log out everywhere").click()
             expect(page).to_have_url(re.compile("/login"))
             assert other_device.get(f"{stack.url}/api/conversations", timeout=10).status_code == 401

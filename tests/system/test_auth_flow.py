@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 
+import time
+
 import pytest
 import requests
 
+from ..conftest import after_reuse_grace
 from .chat_load import befriend, new_user
 
 pytestmark = pytest.mark.system
@@ -69,13 +72,16 @@ def test_browser_session_lifecycle(live_stack):
     assert me.json()["user"]["username"] == username
     assert me.json()["user"]["email"] == f"{username}@example.com"
 
-    # Rotation: the refresh cookie works once; replaying the old one revokes the whole chain.
+    # Rotation: the refresh cookie works once; replaying the old one (after the short grace that
+    # forgives a page's own concurrent refreshes) revokes the whole chain.
     old_refresh = session.cookies.get("refresh_token")
+    spent_at = time.monotonic()
     refreshed = session.post(f"{base}/auth/refresh", timeout=10)
     assert refreshed.status_code == 200, refreshed.text
     new_refresh = session.cookies.get("refresh_token")
     assert new_refresh and new_refresh != old_refresh
 
+    after_reuse_grace(spent_at)
     replay = requests.post(f"{base}/auth/refresh", json={"refresh_token": old_refresh}, timeout=10)
     assert_envelope(replay, 401)
     after_reuse = requests.post(f"{base}/auth/refresh", json={"refresh_token": new_refresh}, timeout=10)

@@ -14,6 +14,7 @@ import socketio
 
 from shared.testing import wait_until
 
+from ..conftest import after_reuse_grace
 from .chat_load import PASSWORD, new_user
 
 pytestmark = pytest.mark.system
@@ -98,8 +99,10 @@ def test_refresh_token_reuse_ends_the_session(stack):
     user = new_user(stack.url, "copied")
     victim = Login(stack.url, user["username"], stack.chat_urls)
     try:
+        spent_at = time.monotonic()
         rotated = requests.post(f"{stack.url}/auth/refresh", json={"refresh_token": victim.refresh}, timeout=10)
         assert rotated.status_code == 200
+        after_reuse_grace(spent_at)
         started = time.monotonic()
         replayed = requests.post(f"{stack.url}/auth/refresh", json={"refresh_token": victim.refresh}, timeout=10)
         assert replayed.status_code == 401
@@ -108,6 +111,35 @@ def test_refresh_token_reuse_ends_the_session(stack):
         assert requests.get(f"{stack.url}/api/conversations", headers=newer, timeout=10).status_code == 401
     finally:
         victim.close()
+
+
+def test_two_refreshes_of_one_token_at_once_keep_the_session(stack):
+    """A reload while the page refreshes in the background: the frontend and the browser's script
+    present the same refresh token together. Both get a pair; the session and its sockets live on."""
+    user = new_user(stack.url, "reloader")
+    login = Login(stack.url, user["username"], stack.chat_urls)
+    try:
+        barrier = threading.Barrier(2)
+        answers = []
+
+        def refresh() -> None:
+            barrier.wait()
+            answers.append(requests.post(f"{stack.url}/auth/refresh", json={"refresh_token": login.refresh},
+                                         timeout=10))
+
+        threads = [threading.Thread(target=refresh) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
+        for answer in answers:
+            headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+            assert requests.get(f"{stack.url}/api/conversations", headers=headers, timeout=10).status_code == 200
+        assert not login.ended.is_set()
+        assert_alive(login)
+    finally:
+        login.close()
 
 
 def test_log_out_everywhere_ends_every_session_of_the_user_only(stack):

@@ -43,6 +43,16 @@ class AuthClient(ServiceClient):
                              headers=_cookie_header(caller, ACCESS_COOKIE, REFRESH_COOKIE))
         return CookieGrant.from_response(response)
 
+    def change_password(self, caller: Caller, current_password: str, new_password: str) -> None:
+        """Ends the account's other sessions; the caller's stays."""
+        self.call("POST", "/auth/me/password", caller, headers=caller.bearer(),
+                  json={"current_password": current_password, "new_password": new_password})
+
+    def change_email(self, caller: Caller, email: str, password: str) -> dict[str, Any]:
+        response = self.call("POST", "/auth/me/email", caller, headers=caller.bearer(),
+                             json={"email": email, "password": password})
+        return self.json(response)["user"]
+
     def me(self, caller: Caller) -> dict[str, Any]:
         return self.json(self.call("GET", "/auth/me", caller, headers=caller.bearer()))["user"]
 

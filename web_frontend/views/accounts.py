@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from shared.request_auth import REFRESH_COOKIE
 
-from ..backends import caller, clear_auth_cookies, forward_cookies
+from ..backends import caller, clear_auth_cookies, forward_cookies, with_fresh_session
 from ..clients import RequestRejected, ServiceError, Unauthenticated
 from ..csrf import rotate_csrf_token
 from ..forms import form_errors, safe_next
@@ -82,7 +82,9 @@ def logout():
     everywhere = request.form.get("everywhere") == "1"
     try:
         if everywhere:
-            forward_cookies(app_state().auth.logout_all(caller()))
+            # The access token may have expired while the page was open: refresh first, or the
+            # other devices would stay logged in while this one only forgets its cookies.
+            forward_cookies(with_fresh_session(app_state().auth.logout_all))
             flash("You have been logged out on every device.", "info")
         else:
             forward_cookies(app_state().auth.logout(caller()))

@@ -1,5 +1,6 @@
 // One open conversation: history with paging, live messages, sending, typing and "seen".
 import { api } from "./api.js";
+import { AttachmentTray, attachmentSummary, attachmentsNode } from "./attachments.js";
 import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { Outbox } from "./outbox.js";
@@ -45,6 +46,8 @@ export class ConversationView {
       onRefused: (pending, error) => this.refused(pending, error),
       onWaiting: (pending) => this.waiting(pending),
     });
+    this.tray = new AttachmentTray({ form: this.form, input: this.input, dropZone: root,
+      onChange: () => this.updateSendButton() });
 
     this.renderHeader();
     onPresenceChange(() => this.renderHeader());
@@ -86,7 +89,8 @@ export class ConversationView {
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
       showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
-      el("div", { className: "bubble", text: message.text }),
+      message.text ? el("div", { className: "bubble", text: message.text }) : null,
+      attachmentsNode(message.attachments),
       el("span", { className: "message-meta" }, [
         el("time", { text: message.created_at ? messageTime(message.created_at) : "",
           attrs: { datetime: message.created_at || null } }),
@@ -226,22 +230,35 @@ export class ConversationView {
   setWritable(writable) {
     this.writable = writable;
     this.input.disabled = !writable;
-    this.sendButton.disabled = !writable;
+    this.tray.setEnabled(writable);
+    this.updateSendButton();
     this.readOnlyNotice.hidden = writable;
     this.form.classList.toggle("read-only", !writable);
     this.renderHeader();
   }
 
+  // Not while a file is still uploading: the message goes out with all of them.
+  updateSendButton() {
+    this.sendButton.disabled = !this.writable || this.tray.uploading;
+  }
+
   submit() {
     const text = this.input.value;
-    if (!text.trim() || !this.writable) return;
+    if (!this.writable) return;
+    if (this.tray.uploading) {
+      announce("Wait until the files have uploaded.");
+      return;
+    }
+    if (!text.trim() && !this.tray.ready) return;
+    const attachments = this.tray.take();
     this.input.value = "";
     saveDraft(this.me.id, this.id, "");
     this.autosize();
     this.input.focus();
     const clientId = newClientId();
-    const node = this.messageNode({ text, client_id: clientId, sender: this.me }, { mine: true, pending: true });
-    const pending = { text, clientId, node };
+    const node = this.messageNode({ text, client_id: clientId, sender: this.me, attachments },
+      { mine: true, pending: true });
+    const pending = { text, clientId, node, attachmentIds: attachments.map((a) => a.id) };
     this.pending.set(clientId, pending);
     this.list.append(node);
     this.updateEmpty();
@@ -290,7 +307,7 @@ export class ConversationView {
     this.updateEmpty();
     if (message.sender.id !== this.me.id) {
       this.stopTyping(message.sender.username);
-      announce(`${message.sender.username}: ${message.text}`);
+      announce(`${message.sender.username}: ${message.text || attachmentSummary(message)}`);
     }
     if (stick || message.sender.id === this.me.id) this.scrollToBottom();
     this.markReadIfVisible();
@@ -386,6 +403,8 @@ export class ConversationView {
         if (stick) this.scrollToBottom();
         hasMore = Boolean(after && data.has_more && data.messages.length);
       }
+      const { conversation } = await api(`/api/conversations/${this.id}`);
+      if (this.markers.merge(conversation.read_markers)) this.updateStatuses();
       this.markReadIfVisible();
     } catch {
       // Still offline: the next reconnect catches up.

@@ -10,6 +10,17 @@ export class ReadMarkers {
     this.upTo = new Map((conversation.read_markers || []).map((r) => [r.user_id, r.last_read_message_id]));
   }
 
+  // The conversation's `read_markers` as fetched again (after a reconnect): `read` events sent
+  // while this page had no connection never arrive, so only a fresh copy brings those moves.
+  // Returns whether anything changed.
+  merge(readMarkers) {
+    let changed = false;
+    for (const { user_id: userId, last_read_message_id: messageId } of readMarkers || []) {
+      changed = this.move(userId, messageId) || changed;
+    }
+    return changed;
+  }
+
   // Returns whether anything changed.
   move(userId, messageId) {
     if (userId === this.me.id || messageId <= (this.upTo.get(userId) || 0)) return false;

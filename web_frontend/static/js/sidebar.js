@@ -1,5 +1,6 @@
 // The conversation list: newest activity first, last message preview, unread badge, online dot.
 import { api } from "./api.js";
+import { attachmentSummary } from "./attachments.js";
 import { avatar, conversationTitle, directPartner, el, shortTime } from "./dom.js";
 import { isOnline, presenceDot } from "./presence.js";
 
@@ -90,7 +91,7 @@ export class Sidebar {
     let preview = "No messages yet";
     if (last) {
       const who = last.sender.id === this.me.id ? "You: " : conversation.kind === "group" ? `${last.sender.username}: ` : "";
-      preview = who + last.text.replace(/\s+/g, " ");
+      preview = who + (last.text.replace(/\s+/g, " ") || attachmentSummary(last));
     }
     const label = [title, partner && isOnline(partner.id) ? "online" : null, unread ? `${unread} unread` : null]
       .filter(Boolean).join(", ");

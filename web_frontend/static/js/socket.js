@@ -60,9 +60,13 @@ export function connectSocket() {
   // detected): the server says so and disconnects. Tabs of this browser share the session,
   // so the others follow too, also any that missed the event.
   const tabs = "BroadcastChannel" in window ? new BroadcastChannel("session") : null;
+  // This page may be the one that ended the session (a "Log out" form on its way): its own
+  // answer leads to the login page with the right message, so it must not be overtaken.
+  let navigating = false;
+  window.addEventListener("beforeunload", () => { navigating = true; });
   const leave = () => {
     socket.disconnect();
-    goToLogin();
+    if (!navigating) goToLogin();
   };
   socket.on("session_ended", () => {
     if (tabs) tabs.postMessage("ended");
