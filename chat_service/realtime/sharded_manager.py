@@ -112,27 +112,18 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
 
     def _publish(self, data: dict) -> None:
         try:
+            sharded = self._uses_sharded_pubsub()
             for channel, message in self.routes(data):
-                self._send(channel, self._sender_tag + self.json.dumps(message))
-        except redis.RedisError as error:
-            # Local connections already have it; the others catch up with `resync`.
-            log.error("could not publish to the queue: %s", error.__class__.__name__)
-
-    def _send(self, channel: str | None, payload: str) -> None:
-        # Twice at most: after a Redis restart the pooled connection is dead, and only
-        # using it shows that (the second attempt takes a new one).
-        for attempt in (1, 2):
-            try:
+                payload = self._sender_tag + self.json.dumps(message)
                 if channel is None:
                     self.redis.publish(self.channel, payload)
-                elif self._uses_sharded_pubsub():
+                elif sharded:
                     self.redis.spublish(channel, payload)
                 else:
                     self.redis.publish(channel, payload)
-                return
-            except redis.ConnectionError:
-                if attempt == 2:
-                    raise
+        except redis.RedisError as error:
+            # Local connections already have it; the others catch up with `resync`.
+            log.error("could not publish to the queue: %s", error.__class__.__name__)
 
     # --- subscription lifecycle ------------------------------------------------------------
 

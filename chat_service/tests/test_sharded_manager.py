@@ -12,7 +12,7 @@ import pytest
 import redis
 import socketio
 
-from shared.testing import require_redis
+from shared.testing import RedisServer, require_redis
 
 from ..cache import INVALIDATING_EVENTS, LookupCache
 from ..realtime.rooms import is_user_room, user_room
@@ -164,3 +164,26 @@ def test_the_first_connection_waits_for_the_listener_to_subscribe(redis_url, pre
     room = next(rooms_in_shard(2))
     one.connect(room)
     assert subscribers(client, one.manager.shard_channel(2)) == 1
+
+
+def test_after_a_redis_restart_subscriptions_come_back_with_resync_and_publishing_works(tmp_path, prefix):
+    with RedisServer(str(tmp_path)) as server:
+        one, two = Instance(server.url, prefix), Instance(server.url, prefix)
+        wait_until(lambda: one.manager._pubsub is not None and two.manager._pubsub is not None)
+        room = next(rooms_in_shard(4))
+        sid = one.connect(room)
+        two.server.emit("typing", {}, to=room)
+        wait_until(lambda: one.manager.counters.delivered == 1)
+
+        server.kill()
+        wait_until(lambda: one.manager._broken and two.manager._broken)
+        server.start()
+        # Back: `resync` to the local connections, the shard subscribed again...
+        wait_until(lambda: one.manager.counters.delivered == 2 and not one.manager._broken)
+        wait_until(lambda: not two.manager._broken)
+        client = redis.Redis.from_url(server.url)
+        wait_until(lambda: subscribers(client, one.manager.shard_channel(4)) == 1)
+        # ...and the first emit after the restart is not lost (redis-py replaces the dead pooled connection).
+        two.server.emit("typing", {}, to=room)
+        wait_until(lambda: one.manager.counters.delivered == 3)
+        one.disconnect(sid)
