@@ -1,10 +1,11 @@
-"""`python -m bench [--quick] [--url URL [--chat-pid PID]]`, `python -m bench --fanout [--quick]` -- the benchmark behind `make bench`.
+"""`python -m bench [--quick] [--url URL [--chat-pid PID]]` -- the benchmark behind `make bench`.
 
 Starts what it measures on free loopback ports (the echo ceiling; the product
 via stack.Stack with temporary PostgreSQL databases and Redis), drives it
 through the gateway with real Socket.IO clients in separate processes, and
 prints one table. Raw figures and the chat worker's profile go to
-bench/results/<timestamp>/.
+bench/results/<timestamp>/. `python -m bench --fanout [--quick]` measures only the
+Socket.IO fan-out between instances (bench/fanout.py).
 """
 
 from __future__ import annotations
