@@ -10,6 +10,7 @@ from shared.api_docs import register_api_docs
 from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import configure_logging, install_request_id
+from shared.account_deletions import AccountDeletions
 from shared.sessions import SessionRevocations
 
 from .config import Config
@@ -53,6 +54,8 @@ def create_app(config: Config | None = None) -> Flask:
         redis=redis_client,
         sessions=(SessionRevocations(redis_client, config.sessions_prefix, config.access_token_ttl)
                   if redis_client is not None else None),
+        # Under the prefix chat reads ended sessions from, which it also reads deletions from.
+        deletions=AccountDeletions(redis_client, config.sessions_prefix) if redis_client is not None else None,
     )
 
     register_error_handlers(app)

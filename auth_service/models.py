@@ -31,6 +31,9 @@ class User(Base):
     email_normalized: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=False), default=utcnow)
+    # A deleted account keeps its row, without email or password, so nobody can register its
+    # username again and pass for the person its friends knew.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=False), nullable=True)
 
 
 class RefreshToken(Base):

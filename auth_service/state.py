@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app, request
 
+from shared.account_deletions import AccountDeletions
 from shared.request_auth import Identity, authenticate
 from shared.sessions import SessionRevocations
 
@@ -27,6 +28,7 @@ class AppState:
     tokens: TokenSettings
     redis: redis.Redis | None
     sessions: SessionRevocations | None  # None without Redis: tokens then end only at expiry
+    deletions: AccountDeletions | None = None  # None without Redis: one chat instance, no announcements
 
 
 def app_state() -> AppState:

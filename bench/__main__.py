@@ -25,7 +25,7 @@ from typing import Iterator
 
 from shared.testing import require_redis, temporary_postgres_database
 
-from . import auth_bench, fanout, procinfo, profile, scenarios
+from . import auth_bench, fanout, procinfo, profile, scenarios, search_bench
 from .echo_target import EchoTarget
 from .loadgen import raise_open_file_limit
 from .report import build_table
@@ -216,6 +216,9 @@ def run(args: argparse.Namespace) -> dict:
         log("auth: logins through the gateway with the default scrypt cost (own small stack)")
         results["auth"] = auth_bench.run_with_own_stack(plan.auth_seconds, 4)
 
+    log("search: 1,000,000 messages bulk-loaded into a throwaway PostgreSQL database" if not args.quick
+        else "search: 100,000 messages bulk-loaded into a throwaway PostgreSQL database")
+    results["search"] = search_bench.run(quick=args.quick)
     kdf = auth_bench.default_kdf()
     results["auth"].update(kdf=kdf, kdf_ms=auth_bench.kdf_ms_per_hash(**kdf), **auth_bench.token_verification())
     results["elapsed_s"] = time.monotonic() - started

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .search_bench import table_row as search_row
+
 MESSAGE_PHASES = ("saturate", "light", "paced", "paced_idle")
 
 
@@ -145,6 +147,7 @@ def build_table(results: dict) -> str:
         "Chat worker CPU per delivered message, ms (1 instance at saturation; independent of other load)",
         _num(ours_cost, 2), _num(echo_cost, 2), _ratio(ours_cost, echo_cost), "—", "—",
     ))
+    rows.append(search_row(get("search")))
     load_cpu = [
         (phase["loadgen_cpu_pct"], phase["loadgen_processes"])
         for key, phase in results.items()

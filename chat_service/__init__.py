@@ -13,6 +13,7 @@ from shared.api_docs import register_api_docs
 from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import install_request_id
+from shared.account_deletions import AccountDeletions
 from shared.sessions import SessionRevocations
 
 from .auth_directory import AuthDirectory
@@ -35,6 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .api import register_api
     from .realtime import create_socketio
     from .realtime.connections import ConnectionRegistry
+    from .realtime.deleted_accounts import DeletedAccounts
     from .realtime.handlers import register_handlers
     from .realtime.maintenance import Maintenance
     from .realtime.session_ends import SessionEnds
@@ -68,6 +70,8 @@ def create_app(config: Config | None = None) -> Flask:
                                    config.redis_prefix)
                 if config.redis_url else None)
     database = Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size)
+    deleted_accounts = (DeletedAccounts(app, database, AccountDeletions(sessions.redis, config.redis_prefix))
+                        if sessions is not None else None)
     storage = DirectoryStorage(config.attachment_dir)
     remove_files_after_commit(database.sessionmaker, storage)
     app.extensions[EXTENSION] = AppState(
@@ -80,8 +84,10 @@ def create_app(config: Config | None = None) -> Flask:
         maintenance=maintenance,
         storage=storage,
         sessions=sessions,
-        session_ends=(SessionEnds(config.redis_url, socketio, connections, sessions, maintenance.disconnect_soon)
+        session_ends=(SessionEnds(config.redis_url, socketio, connections, sessions, maintenance.disconnect_soon,
+                                  deleted_accounts)
                       if sessions is not None else None),
+        deleted_accounts=deleted_accounts,
     )
     app.teardown_appcontext(close_session)
     register_api(app)

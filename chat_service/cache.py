@@ -4,9 +4,11 @@ A send needs the conversation's kind and members, whether a direct pair are stil
 friends, and the sender's user payload. Reading them from the database on every
 event cost a third of a message's CPU, so this process keeps them:
 
-- conversations (kind, direct pair, member ids): members change only when a
-  conversation is created or, in a group, when someone joins -- both publish a
-  `conversation` event, which drops the entry on every instance;
+- conversations (kind, direct pair, current member ids): members change only when a
+  conversation is created or a group's members change -- these publish a
+  `conversation` or `conversation_updated` event, which drops the entry on every
+  instance; an instance whose queue subscription broke drops them all (it may have
+  missed one), so a removed member cannot post or receive through a stale entry;
 - friendships, positive answers only: ending one publishes `friend_removed`, which
   drops the friendship entries on every instance. The Redis queue is at-most-once, so entries
   also expire after `friendship_ttl` seconds: a removed friend whose invalidation
@@ -29,8 +31,10 @@ from cachetools import LRUCache, TTLCache
 from sqlalchemy.orm import Session
 
 SESSION_KEY = "lookup_cache"
+# Events saying a conversation's members changed (its id is the payload's `id`).
+MEMBERSHIP_EVENTS = ("conversation", "conversation_updated")
 # Events that drop cached entries: every instance must see them, whoever they are for.
-INVALIDATING_EVENTS = frozenset({"friend_removed", "conversation"})
+INVALIDATING_EVENTS = frozenset({"friend_removed", *MEMBERSHIP_EVENTS})
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,10 @@ class LookupCache:
     def forget_conversation(self, conversation_id: int) -> None:
         with self._lock:
             self._conversations.pop(conversation_id, None)
+
+    def forget_conversations(self) -> None:
+        with self._lock:
+            self._conversations.clear()
 
     # --- friendships -----------------------------------------------------------------------
 
@@ -109,7 +117,10 @@ class LookupCache:
         """Drop what a published event says has changed (ours or another instance's)."""
         if name == "friend_removed":
             self.forget_friendships()
-        elif name == "conversation" and isinstance(payload, dict) and isinstance(payload.get("id"), int):
+            friend = payload.get("friend") if isinstance(payload, dict) else None
+            if isinstance(friend, dict) and friend.get("deleted") and isinstance(friend.get("id"), int):
+                self.forget_user(friend["id"])  # an account deleted: its name goes
+        elif name in MEMBERSHIP_EVENTS and isinstance(payload, dict) and isinstance(payload.get("id"), int):
             self.forget_conversation(payload["id"])
 
 

@@ -65,6 +65,8 @@ class Config:
     # An instance hosting u users reads about min(u, shards) shards, so the saving needs
     # shards well above users per instance; channels cost Redis little.
     socketio_shards: int = 1024
+    # Seconds after sending during which the sender may edit a message; 0: never.
+    message_edit_window: int = 24 * 3600
     # Attachments: where their files live (every instance, and the gateway, must see the same
     # directory), the largest upload in bytes, and how long an upload never sent with a
     # message is kept (seconds).
@@ -109,6 +111,7 @@ class Config:
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
             socketio_manager=env_str("SOCKETIO_MANAGER", "sharded", source).strip().lower(),
             socketio_shards=env_int("SOCKETIO_SHARDS", 1024, source, minimum=1),
+            message_edit_window=env_int("MESSAGE_EDIT_WINDOW", 24 * 3600, source, minimum=0),
             attachment_dir=env_str("ATTACHMENT_DIR", "attachments", source),
             max_attachment_bytes=env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024, source, minimum=1),
             attachment_abandoned_after=env_int("ATTACHMENT_ABANDONED_AFTER", 24 * 3600, source, minimum=60),

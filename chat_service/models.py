@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, func)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, false, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.sqltypes import UTCDateTime
@@ -26,6 +26,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when auth announces the account deleted (services/deleted_users.py): the row stays for
+    # the messages, which then show "Deleted user" as their sender.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
 
@@ -99,11 +102,20 @@ class Member(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Id of the newest message this member has read; only ever moves forward.
     last_read_message_id: Mapped[int] = mapped_column(MessageId, default=0)
+    # In a group: "admin" or "member".
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    # Set when a member leaves or is removed: the id of the system line saying so, the last
+    # message they may read. They keep the history up to it, read-only, and nothing after.
+    left_message_id: Mapped[int | None] = mapped_column(MessageId)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_conversation_members_user_id", "user_id", "conversation_id"),)
 
 
 class Message(Base):
+    """Its text is also indexed for search (migration 0004, services/search.py): on PostgreSQL in
+    a generated `search_vector` column left unmapped here, on SQLite in the FTS5 table `messages_fts`."""
+
     __tablename__ = "messages"
     id: Mapped[int] = mapped_column(MessageId, primary_key=True, autoincrement=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -111,6 +123,14 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A deleted message stays as a tombstone (its text emptied) so ids, paging and replies hold.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reply_to_id: Mapped[int | None] = mapped_column(MessageId, ForeignKey("messages.id"))
+    # "text" (written by a user) or "system" (a change to the group, told in `text` for
+    # clients that do not know the kind, and in `data` for those that do).
+    kind: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    data: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         # Idempotent sends: a sender's client_id names one message, whatever the race.
@@ -119,6 +139,16 @@ class Message(Base):
         # counts (id > marker AND sender_id <> me) are answered from the index alone.
         Index("ix_messages_conversation_id_id", "conversation_id", "id", "sender_id"),
     )
+
+
+class Reaction(Base):
+    """One user's emoji on one message; the key makes adding it again a no-op."""
+
+    __tablename__ = "message_reactions"
+    message_id: Mapped[int] = mapped_column(MessageId, ForeignKey("messages.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Attachment(Base):
@@ -146,3 +176,14 @@ class Attachment(Base):
         # Finding abandoned uploads: unattached and old.
         Index("ix_attachments_unattached", "message_id", "created_at"),
     )
+
+
+class Block(Base):
+    """`blocker` blocked `blocked`: one row per direction."""
+
+    __tablename__ = "blocks"
+    blocker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_blocks_blocked_id", "blocked_id"),)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .db import Database
     from .realtime.connections import ConnectionRegistry
+    from .realtime.deleted_accounts import DeletedAccounts
     from .realtime.maintenance import Maintenance
     from .realtime.session_ends import SessionEnds
     from .services.presence import Presence
@@ -37,6 +38,7 @@ class AppState:
     # Without Redis (one instance, development) tokens end only when they expire.
     sessions: "SessionRevocations | None" = None
     session_ends: "SessionEnds | None" = None
+    deleted_accounts: "DeletedAccounts | None" = None  # without Redis auth cannot tell chat
 
     def shutdown(self) -> None:
         self.maintenance.stop()

@@ -15,3 +15,8 @@ app = create_app(config)
 # On SIGTERM gunicorn lets requests finish and the worker exits: drop this
 # instance's presence so the survivors announce its users offline at once.
 atexit.register(app.extensions[EXTENSION].shutdown)
+# From the start, not only once a socket connects here: an instance nobody is connected to
+# still applies deleted accounts to the database its REST answers come from.
+if app.extensions[EXTENSION].deleted_accounts is not None:
+    app.extensions[EXTENSION].maintenance.ensure_started()
+    app.extensions[EXTENSION].session_ends.ensure_started()

@@ -12,7 +12,11 @@ What it does, and which part of the API each step uses:
 * accepts incoming friend requests (`friend_request` events, and the pending
   ones from `GET /api/friend-requests?direction=incoming` at each connect);
 * answers every message other users send it in a direct conversation: `/time`
-  with the current UTC time, anything else with an echo;
+  with the current UTC time, anything else with an echo; and reacts with 👍
+  (`PUT /api/messages/<id>/reactions/<emoji>`) to a message that says thanks;
+* when a message it answered is edited (`message_updated`), it edits its answer
+  to match (`PATCH /api/messages/<id>`); edits made while it was offline are not
+  seen, since history only shows the current text;
 * after a disconnect it reconnects and catches up (also when the server says
   `resync`) with
   `GET /api/conversations/<id>/messages?after=<last id>`, so what was sent
@@ -34,12 +38,14 @@ import argparse
 import logging
 import os
 import queue
+import re
 import signal
 import sys
 import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
+from urllib.parse import quote
 
 import requests
 import socketio
@@ -51,6 +57,8 @@ HTTP_TIMEOUT = 10
 # Refresh when less than this share of the access token's lifetime is left.
 REFRESH_AT_REMAINING = 0.25
 RECONNECT_DELAY, RECONNECT_DELAY_MAX = 0.5, 5.0
+THANKS = re.compile(r"\b(thanks|thank you|thx|ty)\b", re.IGNORECASE)
+THANKS_REACTION = "\N{THUMBS UP SIGN}"
 
 
 class ApiError(RuntimeError):
@@ -142,6 +150,11 @@ class ApiClient:
         return body
 
 
+def answer_client_id(message_id: int) -> str:
+    """The client_id of the bot's answer to a message: what makes answering idempotent."""
+    return f"echo-{message_id}"
+
+
 def answer_for(text: str) -> str:
     if text.strip() == "/time":
         return "The time is " + datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -170,6 +183,7 @@ class EchoBot:
         self.sio.on("resync", lambda *data: self.tasks.put(self.catch_up_all))
         self.sio.on("friend_request", self._on_friend_request)
         self.sio.on("friend_added", self._on_friend_added)
+        self.sio.on("message_updated", self._on_message_updated)
 
     # -- Socket.IO handlers: they only queue work -------------------------
 
@@ -185,6 +199,9 @@ class EchoBot:
     def _on_message(self, message: dict[str, Any]) -> None:
         if message["sender"]["id"] != self.api.user["id"]:
             self.tasks.put(lambda: self.catch_up(message["conversation_id"]))
+
+    def _on_message_updated(self, change: dict[str, Any]) -> None:
+        self.tasks.put(lambda: self.follow_edit(change))
 
     def _on_friend_request(self, request: dict[str, Any]) -> None:
         self.tasks.put(lambda: self.accept(request))
@@ -256,8 +273,37 @@ class EchoBot:
             return
         reply = answer_for(message["text"])
         self.api.call("POST", f"/api/conversations/{message['conversation_id']}/messages",
-                      json={"text": reply, "client_id": f"echo-{message['id']}"})
+                      json={"text": reply, "client_id": answer_client_id(message["id"])})
         log.info("answered message %s from %s", message["id"], message["sender"]["username"])
+        if THANKS.search(message["text"]):
+            # Idempotent: a message seen again (catch-up) gets the same one reaction.
+            self.api.call("PUT", f"/api/messages/{message['id']}/reactions/{quote(THANKS_REACTION)}")
+            log.info("reacted to message %s", message["id"])
+
+    def follow_edit(self, change: dict[str, Any]) -> None:
+        """A message was edited: if it is one the bot answered, answer the new text instead.
+        The answer is found by its client_id, so this works after a restart too."""
+        conversation_id = change["conversation_id"]
+        page = self.api.call("GET", f"/api/conversations/{conversation_id}/messages",
+                             params={"after": change["id"] - 1, "limit": 100})["messages"]
+        edited = next((m for m in page if m["id"] == change["id"]), None)
+        if edited is None or edited["sender"]["id"] == self.api.user["id"] or edited["deleted"]:
+            return
+        answer = next((m for m in page if m["sender"]["id"] == self.api.user["id"]
+                       and m["client_id"] == answer_client_id(edited["id"])), None)
+        if answer is None or answer["deleted"]:
+            return  # not answered (yet: the answer will use the new text) or the answer is gone
+        text = answer_for(edited["text"])
+        if text == answer["text"]:
+            return
+        try:
+            self.api.call("PATCH", f"/api/messages/{answer['id']}", json={"text": text})
+        except ApiError as error:
+            if error.status == 409:  # past the edit window
+                log.info("answer %s can no longer be edited", answer["id"])
+                return
+            raise
+        log.info("edited answer %s to follow message %s", answer["id"], edited["id"])
 
     # -- Running -------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""/auth/me/password and /auth/me/email: the caller changing their own account."""
+"""/auth/me/password, /auth/me/email and DELETE /auth/me: the caller changing or deleting their own account."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from shared.errors import ApiError, ValidationError, json_object
 from shared.sessions import SESSION_CLAIM
 
 from .. import db
-from ..services import account_settings, users
+from ..services import account_deletion, account_settings, users
 from ..state import app_state, caller
+from .auth import clear_session_cookies
 
 log = logging.getLogger(__name__)
 bp = Blueprint("account", __name__, url_prefix="/auth/me")
@@ -57,3 +58,17 @@ def change_email():
         db.session(), state.hasher, identity.user_id, email, password))
     log.info("email changed", extra={"user_id": identity.user_id})
     return {"user": users.private_view(user)}
+
+
+@bp.delete("")
+def delete_account():
+    """Delete the caller's account (with the password): every session ends, chat hears of it."""
+    state = app_state()
+    identity = caller()
+    password = account_deletion.validate_account_deletion(json_object(request))
+    _guarded(identity, lambda: account_deletion.delete_account(
+        db.session(), state.hasher, identity.user_id, password, state.sessions, state.deletions))
+    log.info("account deleted", extra={"user_id": identity.user_id})
+    response = Response(status=204)
+    clear_session_cookies(response)
+    return response

@@ -65,7 +65,7 @@ def refresh():
     except Unauthorized as error:
         # A dead refresh cookie is useless to the browser; drop it so pages stop retrying.
         response = error_response(error)
-        _clear_session_cookies(response)
+        clear_session_cookies(response)
         return response
     response = jsonify(_session_body(pair))
     _set_session_cookies(response, pair)
@@ -94,7 +94,7 @@ def logout_all():
 
 def _logged_out() -> Response:
     response = Response(status=204)
-    _clear_session_cookies(response)
+    clear_session_cookies(response)
     return response
 
 
@@ -157,7 +157,7 @@ def _set_session_cookies(response: Response, pair: tokens.TokenPair) -> None:
                             secure=state.config.cookie_secure)
 
 
-def _clear_session_cookies(response: Response) -> None:
+def clear_session_cookies(response: Response) -> None:
     secure = app_state().config.cookie_secure
     for name in (ACCESS_COOKIE, REFRESH_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="Lax", secure=secure)

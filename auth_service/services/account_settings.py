@@ -46,10 +46,10 @@ def validate_email_change(data: dict[str, Any]) -> tuple[str, str]:
     return values["email"], values["password"]
 
 
-def _user_with_password(session: Session, hasher: PasswordHasher, user_id: int, password: str,
+def user_with_password(session: Session, hasher: PasswordHasher, user_id: int, password: str,
                         field: str) -> User:
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise Unauthorized("This account no longer exists.")
     if not hasher.verify(password, user.password_hash):
         raise ValidationError("The current password is wrong.", fields={field: WRONG_PASSWORD})
@@ -67,14 +67,14 @@ def change_password(session: Session, hasher: PasswordHasher, user_id: int, curr
 @transaction
 def _change_password(session: Session, hasher: PasswordHasher, user_id: int, current: str, new: str,
                      keep_session: str | None) -> tuple[User, list[str]]:
-    user = _user_with_password(session, hasher, user_id, current, "current_password")
+    user = user_with_password(session, hasher, user_id, current, "current_password")
     user.password_hash = hasher.hash(new)
     return user, tokens.revoke_user_families(session, user_id, keep=keep_session)
 
 
 @transaction
 def change_email(session: Session, hasher: PasswordHasher, user_id: int, email: str, password: str) -> User:
-    user = _user_with_password(session, hasher, user_id, password, "password")
+    user = user_with_password(session, hasher, user_id, password, "password")
     user.email, user.email_normalized = email, email.lower()
     try:
         session.flush()

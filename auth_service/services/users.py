@@ -81,7 +81,7 @@ def register(session: Session, hasher: PasswordHasher, username: str, email: str
 def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User | None:
     """The user these credentials belong to, or None (unknown user and wrong password alike)."""
     user = session.scalar(select(User).where(User.username_normalized == username.lower()))
-    if user is None:
+    if user is None or user.deleted_at is not None:
         hasher.verify_dummy(password)
         return None
     if not hasher.verify(password, user.password_hash):
@@ -92,13 +92,16 @@ def authenticate(session: Session, hasher: PasswordHasher, username: str, passwo
 
 
 def get_by_id(session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
+    """The user, unless there is none or the account was deleted (as for every lookup below)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.deleted_at is None else None
 
 
 def get_by_username(session: Session, username: str) -> User | None:
     if not USERNAME_RE.fullmatch(username):
         return None
-    return session.scalar(select(User).where(User.username_normalized == username.lower()))
+    return session.scalar(select(User).where(User.username_normalized == username.lower(),
+                                             User.deleted_at.is_(None)))
 
 
 def _escape_like(text: str) -> str:
@@ -111,7 +114,7 @@ def search(session: Session, query: str, limit: int) -> list[User]:
     is_prefix = User.username_normalized.like(f"{pattern}%", escape="\\")
     statement = (
         select(User)
-        .where(User.username_normalized.like(f"%{pattern}%", escape="\\"))
+        .where(User.username_normalized.like(f"%{pattern}%", escape="\\"), User.deleted_at.is_(None))
         .order_by(case((is_prefix, 0), else_=1), User.username_normalized)
         .limit(limit)
     )

@@ -55,7 +55,9 @@ def caller_token() -> str:
 
 def register_api(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
-    from . import account_data, attachments, conversations, friends, health  # noqa: F401  (routes register on import)
+    # Routes register on import.
+    from . import (account_data, attachments, blocks, conversations, friends, groups, health,  # noqa: F401
+                   messages, search)
 
     app.register_blueprint(api)
     app.register_blueprint(health.probes)

@@ -55,7 +55,7 @@ def list_messages(conversation_id: int):
 def send_message(conversation_id: int):
     body = json_object(request)
     result = messages.send_message(db.session(), current_user_id(), conversation_id, body.get("text"),
-                                   body.get("client_id"), body.get("attachment_ids"))
+                                   body.get("client_id"), body.get("attachment_ids"), body.get("reply_to"))
     return jsonify({"message": result.message}), 201 if result.created else 200
 
 

@@ -44,6 +44,12 @@ def decline_friend_request(request_id: int):
     return "", 204
 
 
+@api.delete("/friend-requests/<id:request_id>")
+def cancel_friend_request(request_id: int):
+    friends.cancel_request(db.session(), current_user(), request_id)
+    return "", 204
+
+
 @api.get("/friends")
 def list_friends():
     session = db.session()

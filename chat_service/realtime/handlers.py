@@ -26,7 +26,7 @@ from shared.validation import Id, check_field
 
 from .. import db
 from ..state import app_state
-from ..services import messages, presence, users
+from ..services import message_changes, messages, presence, reactions, users
 from .connections import Connection
 from .rooms import user_room
 
@@ -141,8 +141,28 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
     def on_send(connection: Connection, data: dict) -> Ack:
         conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
         result = messages.send_message(db.session(), connection.user_id, conversation_id, data.get("text"),
-                                       data.get("client_id"), data.get("attachment_ids"))
+                                       data.get("client_id"), data.get("attachment_ids"), data.get("reply_to"))
         return {"ok": True, "message": result.message, "created": result.created}
+
+    @event("edit")
+    def on_edit(connection: Connection, data: dict) -> Ack:
+        message_id = check_field("message_id", Id(), data.get("message_id"))
+        session = db.session()
+        message = message_changes.edit_message(session, connection.user_id, message_id, data.get("text"),
+                                               edit_window=app_state().config.message_edit_window)
+        return {"ok": True, "message": message_changes.message_view(session, connection.user_id, message)}
+
+    @event("delete")
+    def on_delete(connection: Connection, data: dict) -> Ack:
+        message_id = check_field("message_id", Id(), data.get("message_id"))
+        message_changes.delete_message(db.session(), connection.user_id, message_id)
+        return {"ok": True}
+
+    @event("react")
+    def on_react(connection: Connection, data: dict) -> Ack:
+        message_id = check_field("message_id", Id(), data.get("message_id"))
+        change = reactions.remove_reaction if data.get("remove") is True else reactions.add_reaction
+        return {"ok": True, "reactions": change(db.session(), connection.user_id, message_id, data.get("emoji"))}
 
     @event("typing")
     def on_typing(connection: Connection, data: dict) -> Ack:

@@ -1,6 +1,6 @@
 """A background task per instance: presence heartbeat (and reaping of dead
-instances), disconnecting sockets whose access token has expired, and removing
-uploads that were never sent with a message."""
+instances), disconnecting sockets whose access token has expired, removing
+uploads that were never sent with a message, and applying deleted accounts."""
 
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ class Maintenance:
             self.socketio.server.disconnect(sid, namespace="/")
         rt = self.app.extensions[EXTENSION]
         self._sweep_abandoned_uploads(rt)
+        if rt.deleted_accounts is not None:
+            # Deletions announced while this instance was down or unsubscribed.
+            try:
+                rt.deleted_accounts.apply_pending()
+            except Exception:
+                log.exception("applying deleted accounts failed")
         try:
             went_offline = rt.presence.heartbeat()
         except RedisError:

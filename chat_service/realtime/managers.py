@@ -163,6 +163,8 @@ class OnceRedisManager(socketio.RedisManager, OnceManager):
                 self.pubsub.subscribe(self.channel)
                 if broken:
                     broken = False
+                    # Membership changes published meanwhile never reached this cache.
+                    self.cache.forget_conversations()
                     log.warning("queue subscription is back; asking local clients to resynchronise")
                     self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
                 yield from self.pubsub.listen()

@@ -1,7 +1,8 @@
 """Ending a session's sockets the moment it ends (logout, refresh-token reuse, log out
 everywhere): auth announces each ended session on a Redis channel (shared.sessions);
 every instance tells that session's sockets here `session_ended` (their page goes to
-the login page) and disconnects them."""
+the login page) and disconnects them. The same subscription hears of deleted accounts
+(`deleted_accounts.py`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from redis.retry import Retry
 from shared.sessions import SessionRevocations
 
 from .connections import ConnectionRegistry
+from .deleted_accounts import DeletedAccounts
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,15 @@ class SessionEnds:
     RESUBSCRIBE_INTERVAL = 0.5  # seconds between attempts while Redis is unreachable
 
     def __init__(self, redis_url: str, socketio: SocketIO, connections: ConnectionRegistry,
-                 sessions: SessionRevocations, disconnect_soon) -> None:
+                 sessions: SessionRevocations, disconnect_soon,
+                 deleted_accounts: DeletedAccounts | None = None) -> None:
         # Its own client: a subscription waits on its socket indefinitely (no read timeout).
         self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
         self.socketio = socketio
         self.connections = connections
         self.sessions = sessions
         self.disconnect_soon = disconnect_soon
+        self.deleted_accounts = deleted_accounts
         self._started = False
 
     def ensure_started(self) -> None:
@@ -44,11 +48,20 @@ class SessionEnds:
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.sessions.channel)
+                deleted = self.deleted_accounts
+                if deleted is not None:
+                    pubsub.subscribe(deleted.deletions.channel)
                 for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") != "message":
+                        continue
+                    if deleted is not None and message.get("channel") in (
+                            deleted.deletions.channel, deleted.deletions.channel.encode()):
+                        deleted.apply(deleted.deletions.deleted_user_id(message["data"]))
+                    else:
                         self.end(self.sessions.ended_session_id(message["data"]))
             except Exception as error:
-                # Missed announcements are covered by the check at each connect and request.
+                # Missed announcements are covered by the check at each connect and request,
+                # and missed deletions by the maintenance pass.
                 log.warning("session announcements unavailable: %s", error.__class__.__name__)
                 self.socketio.sleep(self.RESUBSCRIBE_INTERVAL)
 

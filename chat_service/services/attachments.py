@@ -109,7 +109,7 @@ def with_attachments(session: Session, messages: list[dict[str, Any]]) -> list[d
 
 def readable(session: Session, user_id: int, attachment_id: int) -> Attachment:
     """The attachment if `user_id` may read it: its uploader before it is sent, the
-    conversation's members after. Anyone else gets the same 404 as for no attachment."""
+    conversation's members after (a former member: up to their departure). Anyone else gets the same 404 as for no attachment."""
     attachment = session.get(Attachment, attachment_id)
     if attachment is not None:
         if attachment.message_id is None:
@@ -119,10 +119,13 @@ def readable(session: Session, user_id: int, attachment_id: int) -> Attachment:
             conversation_id = session.scalar(select(Message.conversation_id)
                                              .where(Message.id == attachment.message_id))
             try:
-                conversations.membership(session, conversation_id, user_id)
-                return attachment
+                # A former member reads what was sent up to their departure.
+                cutoff = conversations.readable_up_to(session, conversation_id, user_id)
             except NotFound:
                 pass
+            else:
+                if cutoff is None or attachment.message_id <= cutoff:
+                    return attachment
     raise NotFound("No such attachment.")
 
 

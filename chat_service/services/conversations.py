@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.database import transaction
 from shared.errors import Forbidden, NotFound
-from shared.timestamps import utcnow
+from shared.timestamps import format_timestamp, utcnow
 from shared.validation import Text, check_field, invalid
 
 from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
-from ..models import Attachment, Conversation, Friendship, Member, Message, User, ordered_pair
+from ..models import Attachment, Block, Conversation, Friendship, Member, Message, User, ordered_pair
 from . import attachments
-from .payloads import conversation_payload, message_payload
+from .message_details import message_payloads
+from .payloads import conversation_payload
 from .validation import USERNAME
 
 MAX_GROUP_MEMBERS = 100
 
 
 def membership(session: Session, conversation_id: int, user_id: int) -> ConversationFacts:
-    """The conversation's kind and members (cached per process); 404 when I am not a
-    member (or it does not exist)."""
+    """The conversation's kind and current members (cached per process); 404 when I
+    was never a member (or it does not exist), 403 when I left or was removed."""
     cache = lookup_cache(session)
     facts = cache.conversation(conversation_id)
     if facts is None:
@@ -33,17 +34,34 @@ def membership(session: Session, conversation_id: int, user_id: int) -> Conversa
             select(Conversation.kind, Conversation.direct_user_low_id, Conversation.direct_user_high_id,
                    Member.user_id)
             .join(Member, Member.conversation_id == Conversation.id)
-            .where(Conversation.id == conversation_id)
+            .where(Conversation.id == conversation_id, Member.left_message_id.is_(None))
         ).all()
-        if not rows:
-            raise NotFound("No such conversation.")
-        kind, low, high, _ = rows[0]
-        facts = ConversationFacts(conversation_id, kind, (low, high) if kind == "direct" else None,
-                                  frozenset(row[3] for row in rows))
-        cache.remember_conversation(facts)
-    if user_id not in facts.member_ids:
+        if rows:
+            kind, low, high, _ = rows[0]
+            facts = ConversationFacts(conversation_id, kind, (low, high) if kind == "direct" else None,
+                                      frozenset(row[3] for row in rows))
+            cache.remember_conversation(facts)
+    if facts is None or user_id not in facts.member_ids:
+        if former_member_cutoff(session, conversation_id, user_id) is not None:
+            raise Forbidden("You are no longer a member of this group; it is read-only.")
         raise NotFound("No such conversation.")
     return facts
+
+
+def former_member_cutoff(session: Session, conversation_id: int, user_id: int) -> int | None:
+    """The last message a member who left (or was removed) may read; None for anyone else."""
+    return session.scalar(select(Member.left_message_id).where(Member.conversation_id == conversation_id,
+                                                               Member.user_id == user_id))
+
+
+def readable_up_to(session: Session, conversation_id: int, user_id: int) -> int | None:
+    """None when I am a member (everything is mine to read); the last message id I may
+    read when I left or was removed; 404 when I was never a member."""
+    try:
+        membership(session, conversation_id, user_id)
+    except Forbidden:
+        return former_member_cutoff(session, conversation_id, user_id)
+    return None
 
 
 def require_can_post(session: Session, conversation: ConversationFacts) -> None:
@@ -100,9 +118,8 @@ def open_direct(session: Session, me: User, other: User) -> dict[str, Any]:
     return conversation_views(session, me.id, conversation_id)[0]
 
 
-@transaction
-def create_group(session: Session, me: User, title: object, usernames: object) -> dict[str, Any]:
-    title = check_field("title", Text(max_length=100, strip=True), title)
+def friends_named(session: Session, me: User, usernames: object) -> list[User]:
+    """My friends named in `usernames` (a non-empty list, me left out); 422 naming whoever is not one."""
     if not isinstance(usernames, list) or not usernames:
         raise invalid("members", "must be a non-empty list of usernames")
     if len(usernames) > MAX_GROUP_MEMBERS:
@@ -120,72 +137,122 @@ def create_group(session: Session, me: User, title: object, usernames: object) -
     missing = wanted - {f.username.lower() for f in friends}
     if missing:
         raise invalid("members", "must all be your friends; not friends: " + ", ".join(sorted(missing)))
+    return friends
+
+
+GROUP_TITLE = Text(max_length=100, strip=True)
+
+
+@transaction
+def create_group(session: Session, me: User, title: object, usernames: object) -> dict[str, Any]:
+    title = check_field("title", GROUP_TITLE, title)
+    friends = friends_named(session, me, usernames)
     now = utcnow()
     conversation = Conversation(kind="group", title=title, created_by_id=me.id, created_at=now,
                                 last_activity_at=now)
     session.add(conversation)
     session.flush()
     members = [me, *friends]
-    session.add_all([Member(conversation_id=conversation.id, user_id=u.id) for u in members])
-    payload = _new_conversation_payload(conversation, members)
+    # The creator is the group's first admin.
+    session.add_all([Member(conversation_id=conversation.id, user_id=u.id, role="admin" if u is me else "member")
+                     for u in members])
+    payload = conversation_payload(conversation, members, last_message=None, unread_count=0,
+                                   last_read_message_id=0, read_markers={}, roles={me.id: "admin"})
     queue_event(session, "conversation", payload, [u.id for u in members])
     return payload
 
 
 def conversation_views(session: Session, user_id: int, conversation_id: int | None = None) -> list[dict[str, Any]]:
     """My conversations (or one of them), newest activity first, with members,
-    last message and unread count -- four queries however many conversations."""
+    last message and unread count -- a fixed number of queries however many conversations.
+
+    A conversation I left (or was removed from) shows as it was when I left: the
+    system line saying so is its last message, and members, title and markers stop there.
+    """
     mine = select(Member.conversation_id).where(Member.user_id == user_id)
     if conversation_id is not None:
         mine = mine.where(Member.conversation_id == conversation_id)
+    # A direct pair's friendship, and whether I blocked the other, ride along in the same query.
+    still_friends = exists().where(Friendship.user_low_id == Conversation.direct_user_low_id,
+                                   Friendship.user_high_id == Conversation.direct_user_high_id)
+    i_blocked = exists().where(Block.blocker_id == user_id, Block.blocked_id == (
+        Conversation.direct_user_low_id + Conversation.direct_user_high_id - user_id))
     rows = session.execute(
-        select(Conversation, Member.last_read_message_id)
+        select(Conversation, Member, still_friends, i_blocked)
         .join(Member, Member.conversation_id == Conversation.id)
         .where(Member.user_id == user_id, Conversation.id.in_(mine))
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
     ).all()
     if not rows:
         return []
+    current = select(Member.conversation_id).where(Member.user_id == user_id, Member.left_message_id.is_(None))
+    if conversation_id is not None:
+        current = current.where(Member.conversation_id == conversation_id)
 
     members: dict[int, list[User]] = {}
+    roles: dict[int, dict[int, str]] = {}
     read_markers: dict[int, dict[int, int]] = {}
-    for cid, user, last_read in session.execute(
-        select(Member.conversation_id, User, Member.last_read_message_id).join(User, User.id == Member.user_id)
-        .where(Member.conversation_id.in_(mine))
+    for cid, user, last_read, role in session.execute(
+        select(Member.conversation_id, User, Member.last_read_message_id, Member.role)
+        .join(User, User.id == Member.user_id)
+        .where(Member.conversation_id.in_(current), Member.left_message_id.is_(None))
     ):
         members.setdefault(cid, []).append(user)
+        roles.setdefault(cid, {})[user.id] = role
         read_markers.setdefault(cid, {})[user.id] = last_read
 
-    last_messages: dict[int, dict[str, Any]] = {}
+    # My last readable message: the conversation's last one, or the line saying I left.
+    last_visible = {conversation.id: member.left_message_id or conversation.last_message_id
+                    for conversation, member, _, _ in rows}
+    last_rows: dict[int, tuple[Message, User]] = {}
+    last_attachments: dict[int, list[dict[str, Any]]] = {}
     # One row per attachment of each last message (one row when it has none).
     for message, sender, attachment in session.execute(
         select(Message, User, Attachment)
-        .join(Conversation, Conversation.last_message_id == Message.id)
         .join(User, User.id == Message.sender_id)
         .outerjoin(Attachment, Attachment.message_id == Message.id)
-        .where(Conversation.id.in_(mine))
+        .where(Message.id.in_([mid for mid in last_visible.values() if mid is not None]))
         .order_by(Attachment.id)
     ):
-        payload = last_messages.setdefault(message.conversation_id,
-                                           {**message_payload(message, sender), "attachments": []})
+        last_rows.setdefault(message.conversation_id, (message, sender))
+        found = last_attachments.setdefault(message.conversation_id, [])
         if attachment is not None:
-            payload["attachments"].append(attachments.attachment_payload(attachment))
+            found.append(attachments.attachment_payload(attachment))
+    # {conversation id: (message, payload)}
+    last_messages = {
+        payload["conversation_id"]: (last_rows[payload["conversation_id"]][0],
+                                     {**payload, "attachments": last_attachments[payload["conversation_id"]]})
+        for payload in message_payloads(session, list(last_rows.values()), user_id)}
 
     unread = dict(session.execute(
         select(Message.conversation_id, func.count())
         .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id))
         .where(Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
-               Message.sender_id != user_id)
+               Message.sender_id != user_id, Message.deleted_at.is_(None),
+               (Member.left_message_id.is_(None)) | (Message.id <= Member.left_message_id))
         .group_by(Message.conversation_id)
     ).all())
 
-    return [
-        conversation_payload(conversation, members.get(conversation.id, []),
-                             last_message=last_messages.get(conversation.id),
-                             unread_count=unread.get(conversation.id, 0), last_read_message_id=last_read,
-                             read_markers=read_markers.get(conversation.id, {}))
-        for conversation, last_read in rows
-    ]
+    views = []
+    for conversation, member, friends, blocked in rows:
+        last = last_messages.get(conversation.id)
+        view = conversation_payload(
+            conversation, members.get(conversation.id, []), last_message=last[1] if last else None,
+            unread_count=unread.get(conversation.id, 0), last_read_message_id=member.last_read_message_id,
+            read_markers=read_markers.get(conversation.id, {}), roles=roles.get(conversation.id, {}))
+        if member.left_message_id is not None:
+            # Nothing that happened after I left: the title as it was then, no members.
+            departure = last[0] if last else None
+            view["title"] = (departure.data or {}).get("title", view["title"]) if departure else view["title"]
+            view["membership"] = "removed" if member.removed else "left"
+            view["read_only"] = True
+            if departure is not None:
+                view["last_activity_at"] = format_timestamp(departure.created_at)
+        elif conversation.kind == "direct":
+            view["read_only"] = not friends
+            view["blocked"] = bool(blocked)
+        views.append(view)
+    views.sort(key=lambda v: (v["last_activity_at"], v["id"]), reverse=True)
+    return views
 
 
 def get_view(session: Session, user_id: int, conversation_id: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -13,7 +13,7 @@ from shared.errors import Conflict, Forbidden, NotFound
 from shared.validation import invalid
 
 from ..events import queue_event
-from ..models import FriendRequest, Friendship, User, ordered_pair
+from ..models import Block, FriendRequest, Friendship, User, ordered_pair
 from . import conversations
 from .payloads import request_payload, user_payload
 
@@ -40,16 +40,22 @@ def list_friends(session: Session, user_id: int) -> list[User]:
     ))
 
 
+def _from_someone_i_blocked(request: FriendRequest) -> Any:
+    return exists().where(Block.blocker_id == request.to_user_id, Block.blocked_id == request.from_user_id)
+
+
 def list_requests(session: Session, user_id: int, direction: str) -> list[dict[str, Any]]:
+    """My requests; incoming ones from users I blocked never show (their sender sees them pending)."""
     sender, recipient = aliased(User), aliased(User)
     mine = FriendRequest.to_user_id if direction == "incoming" else FriendRequest.from_user_id
-    rows = session.execute(
-        select(FriendRequest, sender, recipient)
-        .join(sender, sender.id == FriendRequest.from_user_id)
-        .join(recipient, recipient.id == FriendRequest.to_user_id)
-        .where(mine == user_id)
-        .order_by(FriendRequest.id.desc())
-    )
+    query = (select(FriendRequest, sender, recipient)
+             .join(sender, sender.id == FriendRequest.from_user_id)
+             .join(recipient, recipient.id == FriendRequest.to_user_id)
+             .where(mine == user_id)
+             .order_by(FriendRequest.id.desc()))
+    if direction == "incoming":
+        query = query.where(~_from_someone_i_blocked(FriendRequest))
+    rows = session.execute(query)
     return [request_payload(r, s, t) for r, s, t in rows]
 
 
@@ -59,6 +65,11 @@ def send_request(session: Session, me: User, target: User) -> tuple[str, dict[st
     already asked me, ("accepted", {friend, conversation_id})."""
     if target.id == me.id:
         raise invalid("username", "must name someone other than you")
+    if session.get(Block, (me.id, target.id)) is not None:
+        raise Conflict("You have blocked this user; unblock them first.")
+    # When they have blocked me, my request is stored and answered like any other but never
+    # reaches them: telling me would announce the block.
+    hidden = session.get(Block, (target.id, me.id)) is not None
     for _ in range(2):
         if are_friends(session, me.id, target.id):
             raise Conflict("You are already friends.")
@@ -78,14 +89,15 @@ def send_request(session: Session, me: User, target: User) -> tuple[str, dict[st
             # The other user asked at the same moment (or we raced ourselves): look again.
             continue
         payload = request_payload(request, me, target)
-        queue_event(session, "friend_request", payload, [target.id])
+        if not hidden:
+            queue_event(session, "friend_request", payload, [target.id])
         return "requested", payload
     raise Conflict("A friend request is already pending.")
 
 
 def _pending_for_recipient(session: Session, me: User, request_id: int) -> FriendRequest:
     request = session.get(FriendRequest, request_id)
-    if request is None:
+    if request is None or session.get(Block, (request.to_user_id, request.from_user_id)) is not None:
         raise NotFound("No such pending friend request.")
     if request.to_user_id != me.id:
         raise Forbidden("Only the recipient can answer a friend request.")
@@ -123,13 +135,34 @@ def decline_request(session: Session, me: User, request_id: int) -> None:
 
 
 @transaction
-def remove_friend(session: Session, me: User, friend: User) -> None:
-    """End a friendship. Conversations and their history stay; sending 1:1 stops."""
+def cancel_request(session: Session, me: User, request_id: int) -> None:
+    """Withdraw a request I sent; its recipient's pages drop it at once."""
+    request = session.get(FriendRequest, request_id)
+    if request is None:
+        raise NotFound("No such pending friend request.")
+    if request.from_user_id != me.id:
+        raise Forbidden("Only the sender can cancel a friend request.")
+    _claim(session, request)
+    hidden = session.get(Block, (request.to_user_id, me.id)) is not None
+    queue_event(session, "friend_request_cancelled", {"id": request.id},
+                [me.id] if hidden else [me.id, request.to_user_id])
+
+
+def end_friendship(session: Session, me: User, friend: User) -> bool:
+    """End a friendship if there is one (telling both); whether there was."""
     low, high = ordered_pair(me.id, friend.id)
     result = session.execute(
         delete(Friendship).where(and_(Friendship.user_low_id == low, Friendship.user_high_id == high))
     )
     if result.rowcount != 1:
-        raise NotFound("You are not friends with this user.")
+        return False
     queue_event(session, "friend_removed", {"friend": user_payload(friend)}, [me.id])
     queue_event(session, "friend_removed", {"friend": user_payload(me)}, [friend.id])
+    return True
+
+
+@transaction
+def remove_friend(session: Session, me: User, friend: User) -> None:
+    """End a friendship. Conversations and their history stay; sending 1:1 stops."""
+    if not end_friendship(session, me, friend):
+        raise NotFound("You are not friends with this user.")

@@ -12,25 +12,26 @@ from sqlalchemy.orm import Session
 from shared.database import transaction
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.timestamps import format_timestamp, utcnow
-from shared.validation import Fields, Id, Text, check_field
+from shared.validation import Fields, Id, Text, check_field, invalid
 
 from ..cache import ConversationFacts
 from ..db import autocommit_engine
 from ..events import queue_event
 from ..models import Conversation, Member, Message, User
-from . import attachments
-from .conversations import membership, require_can_post
-from .payloads import message_payload
+from . import attachments, blocks
+from .conversations import membership, readable_up_to, require_can_post
+from .message_details import message_payloads, reply_preview
 from .users import cached_user_payload
 
 MAX_TEXT = 4000
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
 
-MESSAGE = Fields(text=Text(max_length=MAX_TEXT), client_id=Text(max_length=64, required=False, blank=True))
+MESSAGE = Fields(text=Text(max_length=MAX_TEXT), client_id=Text(max_length=64, required=False, blank=True),
+                 reply_to=Id(required=False))
 # With attachments the text is optional (a picture alone is a message).
 MESSAGE_WITH_ATTACHMENTS = Fields(text=Text(max_length=MAX_TEXT, min_length=0, required=False, blank=True),
-                                  client_id=MESSAGE.fields["client_id"])
+                                  client_id=MESSAGE.fields["client_id"], reply_to=MESSAGE.fields["reply_to"])
 
 CONVERSATIONS = Conversation.__table__
 MEMBERS = Member.__table__
@@ -54,7 +55,7 @@ def _stored(session: Session, sender_id: int, client_id: str, conversation_id: i
         raise Conflict("This client_id was already used for a message in another conversation.")
     previous_id = session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id,
                                                                      Message.id < row[0].id))
-    payload = {**message_payload(row[0], row[1]), "previous_id": previous_id}
+    payload = {**message_payloads(session, [(row[0], row[1])], sender_id)[0], "previous_id": previous_id}
     return SendResult(attachments.with_attachments(session, [payload])[0], created=False)
 
 
@@ -76,8 +77,8 @@ _STORE_ON_POSTGRESQL = """
 WITH locked AS (
     SELECT id, last_message_id FROM conversations WHERE id = %(conversation_id)s FOR UPDATE
 ), stored AS (
-    INSERT INTO messages (conversation_id, sender_id, text, client_id, created_at)
-    SELECT id, %(sender_id)s, %(text)s, %(client_id)s, %(created_at)s FROM locked
+    INSERT INTO messages (conversation_id, sender_id, text, client_id, created_at, reply_to_id)
+    SELECT id, %(sender_id)s, %(text)s, %(client_id)s, %(created_at)s, %(reply_to_id)s FROM locked
     ON CONFLICT (sender_id, client_id) DO NOTHING
     RETURNING id
 ), touched AS (
@@ -130,9 +131,18 @@ def _store(session: Session, row: dict[str, Any], *, own_statement: bool = True)
     return message_id, previous_id
 
 
+def _reply_target(session: Session, conversation_id: int, message_id: int) -> dict[str, Any]:
+    """The preview of the message replied to; 422 unless it is in this conversation."""
+    row = session.execute(select(Message, User).join(User, User.id == Message.sender_id)
+                          .where(Message.id == message_id, Message.conversation_id == conversation_id)).first()
+    if row is None:
+        raise invalid("reply_to", "must be the id of a message in this conversation")
+    return reply_preview(row[0], row[1])
+
+
 @transaction
 def send_message(session: Session, sender_id: int, conversation_id: int, text: object,
-                 client_id: object = None, attachment_ids: object = None) -> SendResult:
+                 client_id: object = None, attachment_ids: object = None, reply_to: object = None) -> SendResult:
     """Store a message and broadcast it to every member once committed.
 
     Idempotent per (sender, client_id): a resend returns the stored message, also
@@ -145,9 +155,11 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     the attachments' update in one transaction when `attachment_ids` names uploads.
     """
     attachment_ids = attachments.check_ids(attachment_ids) if attachment_ids is not None else []
-    values = (MESSAGE_WITH_ATTACHMENTS if attachment_ids else MESSAGE).check({"text": text, "client_id": client_id})
-    text, client_id = values["text"] or "", values["client_id"]
+    values = (MESSAGE_WITH_ATTACHMENTS if attachment_ids else MESSAGE).check(
+        {"text": text, "client_id": client_id, "reply_to": reply_to})
+    text, client_id, reply_to = values["text"] or "", values["client_id"], values["reply_to"]
     conversation = membership(session, conversation_id, sender_id)
+    replied = _reply_target(session, conversation_id, reply_to) if reply_to is not None else None
     try:
         require_can_post(session, conversation)
     except Forbidden:
@@ -159,7 +171,8 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     sender = cached_user_payload(session, sender_id)
     now = utcnow()
     stored = _store(session, {"conversation_id": conversation_id, "sender_id": sender_id, "text": text,
-                              "client_id": client_id, "created_at": now}, own_statement=not attachment_ids)
+                              "client_id": client_id, "created_at": now, "reply_to_id": reply_to},
+                    own_statement=not attachment_ids)
     if stored is None:
         # This sender already used client_id: answer with (and broadcast again) the stored one.
         stored = _stored(session, sender_id, client_id, conversation_id) if client_id is not None else None
@@ -169,8 +182,11 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     message_id, previous_id = stored
     # previous_id (an extension): the conversation's message before this one, so a client
     # that does not have it knows it missed something and fetches it (`after=`).
-    payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "client_id": client_id, "created_at": format_timestamp(now), "previous_id": previous_id,
+    payload = {"id": message_id, "conversation_id": conversation_id, "sender": sender,
+               "sender_deleted": bool(sender.get("deleted")), "text": text, "client_id": client_id,
+               "created_at": format_timestamp(now), "previous_id": previous_id,
+               "edited_at": None, "deleted": False, "reactions": [], "reply_to": replied,
+               "kind": "text", "data": None,
                "attachments": attachments.attach(session, sender_id, message_id, attachment_ids)
                if attachment_ids else []}
     queue_event(session, "message", payload, conversation.member_ids)
@@ -188,9 +204,11 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
     """A page in chronological order: the newest `limit` by default, or the
     `limit` just before `before` / just after `after`. `has_more` says whether
     more exist beyond the page in the direction being paged."""
-    membership(session, conversation_id, user_id)
+    cutoff = readable_up_to(session, conversation_id, user_id)
     query = (select(Message, User).join(User, User.id == Message.sender_id)
              .where(Message.conversation_id == conversation_id))
+    if cutoff is not None:
+        query = query.where(Message.id <= cutoff)
     if after is not None:
         query = query.where(Message.id > after).order_by(Message.id.asc())
     else:
@@ -202,15 +220,18 @@ def history(session: Session, user_id: int, conversation_id: int, *, before: int
     rows = rows[:limit]
     if after is None:
         rows.reverse()
-    return Page(attachments.with_attachments(session, [message_payload(m, u) for m, u in rows]), has_more)
+    return Page(attachments.with_attachments(session, message_payloads(session, rows, user_id)), has_more)
 
 
 @transaction
 def typing(session: Session, user_id: int, conversation_id: int) -> None:
-    """Tell the other members that I am typing (nothing is stored)."""
+    """Tell the other members that I am typing (nothing is stored), except those who
+    blocked me or whom I blocked."""
     conversation = membership(session, conversation_id, user_id)
     require_can_post(session, conversation)
     others = conversation.member_ids - {user_id}
+    if conversation.direct_pair is None:
+        others -= blocks.blocked_either_way(session, user_id, others)
     queue_event(session, "typing", {"conversation_id": conversation_id,
                                     "user": cached_user_payload(session, user_id)}, others)
 
@@ -218,20 +239,21 @@ def typing(session: Session, user_id: int, conversation_id: int) -> None:
 @transaction
 def mark_read(session: Session, user_id: int, conversation_id: int, message_id: object) -> bool:
     """Move my read marker forward to `message_id` (never back); tells the other
-    members when it moved. Returns whether it moved."""
+    members when it moved (not when I am a former member: they hear nothing of me). Returns
+    whether it moved."""
     message_id = check_field("message_id", Id(), message_id)
-    conversation = membership(session, conversation_id, user_id)
+    cutoff = readable_up_to(session, conversation_id, user_id)
     exists = session.scalar(select(Message.id).where(Message.id == message_id,
                                                      Message.conversation_id == conversation_id))
-    if exists is None:
+    if exists is None or (cutoff is not None and message_id > cutoff):
         raise NotFound("No such message in this conversation.")
     moved = session.execute(
         update(MEMBERS).where(MEMBERS.c.conversation_id == conversation_id, MEMBERS.c.user_id == user_id,
                               MEMBERS.c.last_read_message_id < message_id)
         .values(last_read_message_id=message_id)
     ).rowcount == 1
-    if moved:
-        others = conversation.member_ids - {user_id}
+    if moved and cutoff is None:
+        others = membership(session, conversation_id, user_id).member_ids - {user_id}
         queue_event(session, "read", {"conversation_id": conversation_id, "user_id": user_id,
                                       "message_id": message_id}, others)
     return moved

@@ -9,18 +9,36 @@ from shared.timestamps import format_timestamp
 from ..models import Conversation, FriendRequest, Message, User
 
 
+DELETED_USER_NAME = "Deleted user"
+
+
 def user_payload(user: User) -> dict[str, Any]:
+    if user.deleted_at is not None:
+        # The name goes with the account; `deleted` lets clients show it differently.
+        return {"id": user.id, "username": DELETED_USER_NAME, "created_at": format_timestamp(user.created_at),
+                "deleted": True}
     return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
 
 
-def message_payload(message: Message, sender: User) -> dict[str, Any]:
+def message_payload(message: Message, sender: User, *, reactions: list[dict[str, Any]] | None = None,
+                    reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`reactions` as seen by the reader (`me`) and `reply_to` come from `message_details`."""
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "sender": user_payload(sender),
+        "sender_deleted": sender.deleted_at is not None,
         "text": message.text,
         "client_id": message.client_id,
         "created_at": format_timestamp(message.created_at),
+        # Extensions: edits, tombstones, reactions and replies.
+        "edited_at": format_timestamp(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted_at is not None,
+        "reactions": reactions or [],
+        "reply_to": reply_to,
+        # Extensions: "text" or "system" (a change to a group; `text` tells it, `data` says it).
+        "kind": message.kind or "text",
+        "data": message.data,
     }
 
 
@@ -29,14 +47,24 @@ def request_payload(request: FriendRequest, sender: User, recipient: User) -> di
             "created_at": format_timestamp(request.created_at)}
 
 
+def member_payloads(conversation: Conversation, members: list[User], roles: dict[int, str]) -> list[dict[str, Any]]:
+    """The members, by name; in a group each carries its `role` ("admin" or "member")."""
+    ordered = sorted(members, key=lambda u: u.username.lower())
+    if conversation.kind != "group":
+        return [user_payload(m) for m in ordered]
+    return [{**user_payload(m), "role": roles.get(m.id, "member")} for m in ordered]
+
+
 def conversation_payload(conversation: Conversation, members: list[User], *, last_message: dict | None,
                          unread_count: int, last_read_message_id: int,
-                         read_markers: dict[int, int]) -> dict[str, Any]:
+                         read_markers: dict[int, int], roles: dict[int, str] | None = None,
+                         membership: str = "member", read_only: bool = False,
+                         blocked: bool = False) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "kind": conversation.kind,
         "title": conversation.title,
-        "members": [user_payload(m) for m in sorted(members, key=lambda u: u.username.lower())],
+        "members": member_payloads(conversation, members, roles or {}),
         "last_message": last_message,
         "unread_count": unread_count,
         "created_at": format_timestamp(conversation.created_at),
@@ -47,4 +75,11 @@ def conversation_payload(conversation: Conversation, members: list[User], *, las
         # the `read` event keeps it current.
         "read_markers": [{"user_id": m.id, "last_read_message_id": read_markers.get(m.id, 0)}
                          for m in sorted(members, key=lambda u: u.username.lower())],
+        # "member", or "left" / "removed": a former member reads the history up to their
+        # departure and nothing after it (members, title and markers are as they left them).
+        "membership": membership,
+        # Nothing can be sent: a former member, or a direct chat whose pair are not friends.
+        "read_only": read_only,
+        # Direct conversations: I have blocked the other member.
+        "blocked": blocked,
     }

@@ -64,7 +64,7 @@ def cached_user_payload(session: Session, user_id: int) -> dict[str, Any]:
 
 def find_local(session: Session, username: str) -> User | None:
     return session.scalars(
-        select(User).where(func.lower(User.username) == username.lower()).order_by(User.id).limit(1)
+        select(User).where(func.lower(User.username) == username.lower(), User.deleted_at.is_(None)).order_by(User.id).limit(1)
     ).first()
 
 

@@ -25,7 +25,8 @@ from shared.testing import client, free_port, temporary_postgres_database  # noq
 KEY_RING = jwt.KeyRing.from_spec("test:" + "k" * 48)
 ISSUER, AUDIENCE = "chat-auth", "chat"
 ALLOWED_ORIGIN = "http://allowed.example"
-TABLES = ["attachments", "messages", "conversation_members", "conversations", "friend_requests", "friendships", "users"]
+TABLES = ["attachments", "message_reactions", "blocks", "messages", "conversation_members", "conversations", "friend_requests",
+          "friendships", "users"]
 
 
 # --- auth_service stand-in: a real HTTP server on a free port -----------------------------------

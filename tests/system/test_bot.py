@@ -174,6 +174,18 @@ def test_echo_bot_befriends_answers_and_catches_up_after_losing_its_connection(l
         history = alice.call("GET", f"/api/conversations/{conversation_id}/messages", 200, params={"limit": 100})
         bot_texts = [m["text"] for m in history["messages"] if m["sender"]["username"] == bot_name]
         assert bot_texts == ["echo: hello bot", answer, "echo: are you there?", "echo: still there?"]
+
+        # Editing a message the bot answered edits its answer; a thank-you gets a reaction.
+        alice.call("PATCH", f"/api/messages/{hello['id']}", 200, json={"text": "hello again, bot"})
+        bot.wait_for(rf"edited answer \d+ to follow message {hello['id']}")
+        echoed = alice.answers_to(conversation_id, hello, bot_name)[0]
+        assert echoed["text"] == "echo: hello again, bot" and echoed["edited_at"]
+        thanks = alice.say(conversation_id, "thanks a lot!")
+        alice.wait_for_answer(conversation_id, thanks, bot_name)
+        bot.wait_for(rf"reacted to message {thanks['id']}")
+        reactions = alice.call("GET", f"/api/messages/{thanks['id']}/reactions", 200)["reactions"]
+        assert [(r["emoji"], r["count"], [u["username"] for u in r["users"]]) for r in reactions] == [
+            ("\N{THUMBS UP SIGN}", 1, [bot_name])]
     finally:
         relay.cut()
         exit_code = bot.stop()

@@ -53,6 +53,10 @@ class AuthClient(ServiceClient):
                              json={"email": email, "password": password})
         return self.json(response)["user"]
 
+    def delete_account(self, caller: Caller, password: str) -> None:
+        """Ends every session of the account; the username stays reserved."""
+        self.call("DELETE", "/auth/me", caller, headers=caller.bearer(), json={"password": password})
+
     def me(self, caller: Caller) -> dict[str, Any]:
         return self.json(self.call("GET", "/auth/me", caller, headers=caller.bearer()))["user"]
 

@@ -50,6 +50,18 @@ class ChatClient(ServiceClient):
     def decline_friend_request(self, caller: Caller, request_id: int) -> None:
         self._post(caller, f"/api/friend-requests/{request_id}/decline")
 
+    def cancel_friend_request(self, caller: Caller, request_id: int) -> None:
+        self.call("DELETE", f"/api/friend-requests/{request_id}", caller, headers=caller.bearer())
+
+    def blocks(self, caller: Caller) -> list[dict[str, Any]]:
+        return self._get(caller, "/api/blocks")["blocks"]
+
+    def block(self, caller: Caller, username: str) -> None:
+        self._post(caller, "/api/blocks", {"username": username})
+
+    def unblock(self, caller: Caller, username: str) -> None:
+        self.call("DELETE", f"/api/blocks/{quote(username, safe='')}", caller, headers=caller.bearer())
+
     def remove_friend(self, caller: Caller, username: str) -> None:
         self.call("DELETE", f"/api/friends/{quote(username, safe='')}", caller, headers=caller.bearer())
 

@@ -109,3 +109,35 @@ def test_download_my_data_is_one_json_file_with_profile_friends_conversations_an
     assert data["profile"]["username"] == alice_name and data["profile"]["email"] == f"{alice_name}@example.com"
     assert set(data) == {"exported_at", "profile", "friends", "conversations", "messages"}
     assert 'href="/account/data"' in alice.client.get("/account").get_data(as_text=True)
+
+
+def post_deletion(actions: AuthActions, password: str):
+    token = csrf_from(actions.client.get("/account/delete").get_data(as_text=True))
+    return actions.client.post("/account/delete", data={"password": password, "csrf_token": token},
+                               headers={"Origin": ORIGIN})
+
+
+def test_deleting_the_account_asks_for_the_password_and_ends_on_the_login_page(make_app):
+    app = make_app()
+    here, there = AuthActions(app.test_client()), AuthActions(app.test_client())
+    username = here.register()
+    assert there.login(username).status_code == 303
+    assert 'href="/account/delete"' in here.client.get("/account").get_data(as_text=True)
+    response = post_deletion(here, PASSWORD)
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert here.cookie("access_token") is None and here.cookie("refresh_token") is None
+    assert "account has been deleted" in here.client.get("/login").get_data(as_text=True)
+    there.client.delete_cookie("access_token")
+    assert there.client.get("/chat").headers["Location"].startswith("/login")
+    assert AuthActions(app.test_client()).login(username).status_code == 422
+
+
+def test_a_wrong_password_keeps_the_confirmation_page_with_the_error(auth):
+    auth.register()
+    response = post_deletion(auth, "not it at all")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="password-error"' in html and "not it at all" not in html
+    empty = post_deletion(auth, "")
+    assert empty.status_code == 422 and "Enter your password" in empty.get_data(as_text=True)
+    assert auth.client.get("/account").status_code == 200

@@ -29,8 +29,10 @@ def _render(group: dict | None = None, status: int = 200):
     friends = chat.friends(caller())
     incoming = chat.friend_requests(caller(), "incoming")
     outgoing = chat.friend_requests(caller(), "outgoing")
+    blocked = chat.blocks(caller())
 
     relation = {f["id"]: ("friend", None) for f in friends}
+    relation.update({b["user"]["id"]: ("blocked", None) for b in blocked})
     relation.update({r["to"]["id"]: ("outgoing", r["id"]) for r in outgoing})
     relation.update({r["from"]["id"]: ("incoming", r["id"]) for r in incoming})
     relation[context["user"]["id"]] = ("you", None)
@@ -41,7 +43,7 @@ def _render(group: dict | None = None, status: int = 200):
     ]
     group = group or {"title": "", "members": [], "error": None}
     return render_template("friends.html", query=query, results=results, friends=friends,
-                           incoming=incoming, outgoing=outgoing, group=group, **context), status
+                           incoming=incoming, outgoing=outgoing, blocked=blocked, group=group, **context), status
 
 
 @bp.post("/friends/requests")
@@ -72,6 +74,30 @@ def accept_request(request_id: int):
 def decline_request(request_id: int):
     app_state().chat.decline_friend_request(caller(), request_id)
     flash("Request declined.", "info")
+    return redirect(back(), code=303)
+
+
+@bp.post("/friends/requests/<int:request_id>/cancel")
+@login_required
+def cancel_request(request_id: int):
+    app_state().chat.cancel_friend_request(caller(), request_id)
+    flash("Request cancelled.", "info")
+    return redirect(back(), code=303)
+
+
+@bp.post("/friends/<username>/block")
+@login_required
+def block(username: str):
+    app_state().chat.block(caller(), username)
+    flash(f"You blocked {username}. They can no longer message you or send you requests.", "info")
+    return redirect(back(), code=303)
+
+
+@bp.post("/friends/<username>/unblock")
+@login_required
+def unblock(username: str):
+    app_state().chat.unblock(caller(), username)
+    flash(f"You unblocked {username}.", "info")
     return redirect(back(), code=303)
 
 

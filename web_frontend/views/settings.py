@@ -7,10 +7,9 @@ import json
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from shared.timestamps import format_timestamp, utcnow
 
-from ..backends import current_user
-
-from ..backends import caller, login_required
+from ..backends import caller, clear_auth_cookies, current_user, login_required
 from ..clients import RequestRejected
+from ..csrf import rotate_csrf_token
 from ..forms import form_errors
 from ..state import app_state
 from . import layout_context
@@ -81,3 +80,30 @@ def download_data():
     data = {"exported_at": format_timestamp(utcnow()), "profile": user, **app_state().chat.my_data(caller())}
     return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="parley-{user["username"]}.json"'})
+
+
+def _deletion_page(errors: dict[str, str] | None = None, status: int = 200):
+    return render_template("account_delete.html", active="account", errors=errors or {},
+                           **layout_context()), status
+
+
+@bp.get("/account/delete")
+@login_required
+def confirm_deletion():
+    """The confirmation step: what deleting means, and the password."""
+    return _deletion_page()
+
+
+@bp.post("/account/delete")
+@login_required
+def delete_account():
+    password = request.form.get("password", "")
+    if not password:
+        return _deletion_page({"password": "Enter your password to delete your account."}, 422)
+    try:
+        app_state().auth.delete_account(caller(), password)
+    except RequestRejected as error:
+        return _deletion_page(form_errors(error), error.status)
+    flash("Your account has been deleted. Goodbye!", "info")
+    rotate_csrf_token()
+    return clear_auth_cookies(redirect(url_for("accounts.login"), code=303))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 MESSAGE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -2,9 +2,12 @@
 // and on the chat pages the conversation list and the open conversation.
 import { api } from "./api.js";
 import { ConversationView } from "./conversation.js";
+import { BlockButton } from "./blocking.js";
 import { announce, directPartner } from "./dom.js";
 import { isFriendsPage, refreshFriendsPage } from "./friends_page.js";
+import { GroupPanel } from "./group_panel.js";
 import { seedPresence, setPresence } from "./presence.js";
+import { startSearch } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { connectSocket } from "./socket.js";
 
@@ -42,6 +45,10 @@ function start() {
     if (isFriendsPage()) refreshFriendsPage();
   });
   connection.on("friend_removed", ({ friend }) => setPresence(friend.id, false));
+  connection.on("friend_request_cancelled", () => {
+    refreshRequestBadge();
+    if (isFriendsPage()) refreshFriendsPage();
+  });
 
   if (!data) {
     const friendDots = document.querySelectorAll("[data-presence-user]");
@@ -52,6 +59,7 @@ function start() {
     };
     connection.on("friend_added", refreshLists);
     connection.on("friend_removed", refreshLists);
+    connection.on("block", refreshLists);
     // The first connect too: what happened between rendering the page and connecting had no event here.
     connection.onConnect(refreshLists);
     return;
@@ -79,9 +87,46 @@ function start() {
       messages: data.open.messages,
       hasMore: data.open.has_more,
       onRead: (id) => sidebar.markRead(id),
-      writable: !partner || isFriend(partner.id),
+      writable: partner ? isFriend(partner.id) : !data.open.conversation.read_only,
     });
   }
+
+  startSearch({ me: data.me, view });
+  // Group members and settings, or blocking the other member of a direct chat, in the header.
+  let groupPanel = null;
+  let blockButton = null;
+  const conversationChanged = (fields) => {
+    sidebar.upsert(fields);
+    if (view && fields.id === view.id) {
+      view.updateConversation(fields);
+      if (groupPanel) groupPanel.update(view.conversation);
+    }
+  };
+  if (view && view.conversation.kind === "group") {
+    groupPanel = new GroupPanel({ pane: document.querySelector(".pane"), me: data.me, conversation: view.conversation,
+      friends: () => data.friends, onChange: conversationChanged });
+    groupPanel.update(view.conversation);
+  }
+  // Blocking also unfriends: the chat turns read-only (unblocking does not make us friends again).
+  const showBlocked = (blocked) => {
+    view.updateConversation({ id: view.id, blocked });
+    if (blocked) view.setWritable(false);
+  };
+  const partnerAtOpen = view && directPartner(view.conversation, data.me);
+  if (partnerAtOpen) {
+    blockButton = new BlockButton({ pane: document.querySelector(".pane"), partner: partnerAtOpen,
+      blocked: Boolean(view.conversation.blocked), onChange: showBlocked });
+  }
+  connection.on("conversation_updated", conversationChanged);
+  // A new conversation, or a group I was added (back) to.
+  connection.on("conversation", conversationChanged);
+  // My other tabs blocked or unblocked someone.
+  connection.on("block", ({ user, blocked }) => {
+    const partner = partnerOfOpenChat();
+    if (!blockButton || partner?.id !== user.id) return;
+    blockButton.set(blocked);
+    showBlocked(blocked);
+  });
 
   connection.on("message", (message) => {
     const open = view && message.conversation_id === view.id;
@@ -91,12 +136,22 @@ function start() {
   });
   connection.on("typing", (event) => view && view.onTyping(event));
   connection.on("read", (event) => view && view.onReadEvent(event));
-  connection.on("conversation", (conversation) => sidebar.upsert(conversation));
+  connection.on("message_updated", (change) => {
+    if (view) view.actions.onUpdated(change);
+    sidebar.onMessageChanged(change.conversation_id, change.id, { text: change.text, edited_at: change.edited_at });
+  });
+  connection.on("message_deleted", (change) => {
+    if (view) view.actions.onDeleted(change);
+    sidebar.onMessageChanged(change.conversation_id, change.id, { text: "", deleted: true });
+  });
+  connection.on("reaction", (change) => view && view.actions.onReaction(change));
   // A direct conversation is writable exactly while its two members are friends.
   const partnerOfOpenChat = () => view && directPartner(view.conversation, data.me);
   connection.on("friend_removed", ({ friend }) => {
     data.friends = data.friends.filter((f) => f.id !== friend.id);
     if (partnerOfOpenChat()?.id === friend.id) view.setWritable(false);
+    // A deleted account: its conversations now name "Deleted user".
+    if (friend.deleted) sidebar.reload();
   });
   connection.on("friend_added", ({ friend, conversation_id: conversationId }) => {
     if (friend) {
@@ -114,7 +169,15 @@ function start() {
     sidebar.reload();
     refreshRequestBadge();
     refreshFriends();
-    if (view) view.catchUp();
+    if (view) {
+      view.catchUp();
+      // A group may have changed meanwhile (renamed, members, or I was removed); an answer
+      // overtaken by a change seen here (an event, my own block) is stale.
+      const changes = view.changes;
+      api(`/api/conversations/${view.id}`).then(({ conversation }) => {
+        if (view.changes === changes) conversationChanged(conversation);
+      }, () => {});
+    }
   };
   connection.onConnect(resynchronise);
   connection.on("resync", resynchronise);

@@ -3,11 +3,14 @@ import { api } from "./api.js";
 import { AttachmentTray, attachmentSummary, attachmentsNode } from "./attachments.js";
 import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
+import { linkify } from "./linkify.js";
+import { MessageActions } from "./message_actions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
 
 const PAGE_SIZE = 50;
+const REVEAL_PAGE_SIZE = 100; // the most one history page holds
 const TYPING_THROTTLE_MS = 2500;
 const TYPING_SHOWN_MS = 4000;
 const NEAR_BOTTOM_PX = 80;
@@ -26,7 +29,7 @@ export class ConversationView {
     this.lastReadSent = 0;
     this.lastTypingSent = 0;
     this.typers = new Map();     // username -> timer
-    this.loadingOlder = false;
+    this.loadingOlder = null;    // the page of older messages being fetched
 
     this.scroller = root.querySelector("#message-scroller");
     this.list = root.querySelector("#message-list");
@@ -39,6 +42,8 @@ export class ConversationView {
     this.readOnlyNotice = root.querySelector("#read-only-notice");
     this.root = root;
     this.writable = true;
+    this.actions = new MessageActions(this);
+    this.changes = 0;            // updates applied to `conversation`, so a late answer can be told stale
     this.outbox = new Outbox({
       connection,
       conversationId: this.id,
@@ -77,19 +82,27 @@ export class ConversationView {
     root.querySelector("#conversation-title").textContent = title;
     const avatarNode = root.querySelector("#conversation-avatar");
     avatarNode.textContent = title.slice(0, 1).toUpperCase();
+    const former = { left: "You left this group", removed: "You were removed from this group" };
     const subtitle = partner
-      ? (!this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
-      : `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
+      ? (this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
+      : former[this.conversation.membership]
+        || `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
     root.querySelector("#conversation-subtitle").textContent = subtitle;
     document.title = `${title} · Parley`;
   }
 
   messageNode(message, { mine, pending }) {
+    // A line about a change to a group; a kind this page does not know still shows its text.
+    if (message.kind && message.kind !== "text") {
+      return el("li", { className: "message system", dataset: { id: String(message.id), kind: message.kind } }, [
+        el("span", { className: "system-line", text: message.text }),
+      ]);
+    }
     const showSender = !mine && this.conversation.kind === "group";
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
       showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
-      message.text ? el("div", { className: "bubble", text: message.text }) : null,
+      message.text || message.deleted ? el("div", { className: "bubble" }, linkify(message.text)) : null,
       attachmentsNode(message.attachments),
       el("span", { className: "message-meta" }, [
         el("time", { text: message.created_at ? messageTime(message.created_at) : "",
@@ -99,6 +112,7 @@ export class ConversationView {
     ]);
     if (message.id) node.dataset.id = String(message.id);
     if (message.client_id) node.dataset.clientId = message.client_id;
+    this.actions.decorate(node, message, { mine, pending });
     return node;
   }
 
@@ -114,7 +128,7 @@ export class ConversationView {
 
   add(message) {
     if (this.byId.has(message.id)) return false;
-    const mine = message.sender.id === this.me.id;
+    const mine = message.sender.id === this.me.id && (!message.kind || message.kind === "text");
     const pending = mine && message.client_id ? this.pending.get(message.client_id) : null;
     if (pending) {
       this.confirm(pending, message);
@@ -125,6 +139,16 @@ export class ConversationView {
     this.insert(node, message.id);
     if (mine) this.updateStatuses();
     return true;
+  }
+
+  // A message shown already, in a newer state (edited, deleted, reactions).
+  replace(message) {
+    const old = this.byId.get(message.id);
+    if (!old) return;
+    const fresh = this.messageNode(message, { mine: message.sender.id === this.me.id, pending: false });
+    old.replaceWith(fresh);
+    this.byId.set(message.id, fresh);
+    this.updateStatuses();
   }
 
   confirm(pending, message) {
@@ -198,6 +222,8 @@ export class ConversationView {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit();
+      } else if (this.actions.onComposerKey(event)) {
+        event.preventDefault();
       }
     });
     this.input.addEventListener("input", () => {
@@ -225,16 +251,36 @@ export class ConversationView {
     if (stick) this.scrollToBottom();
   }
 
-  // A direct conversation with someone who is no longer a friend is read-only: say so, and
-  // take the composer away instead of letting messages fail.
+  // A direct conversation with someone who is no longer a friend (or whom I blocked), and a
+  // group I left or was removed from, are read-only: say why, and take the composer away
+  // instead of letting messages fail.
   setWritable(writable) {
     this.writable = writable;
     this.input.disabled = !writable;
     this.tray.setEnabled(writable);
     this.updateSendButton();
     this.readOnlyNotice.hidden = writable;
+    this.readOnlyNotice.textContent = this.readOnlyReason();
     this.form.classList.toggle("read-only", !writable);
     this.renderHeader();
+  }
+
+  readOnlyReason() {
+    const { membership, blocked } = this.conversation;
+    const partner = directPartner(this.conversation, this.me);
+    if (membership === "removed") return "You were removed from this group. What was said until then stays here.";
+    if (membership === "left") return "You left this group. What was said until then stays here.";
+    if (blocked && partner) return `You blocked ${partner.username}. This conversation is read-only.`;
+    return "You are no longer friends. This conversation is read-only.";
+  }
+
+  // A group changed (title, members, roles) or I left it: `conversation_updated` fields.
+  updateConversation(fields) {
+    this.changes += 1;
+    this.conversation = { ...this.conversation, ...fields };
+    // A group is writable exactly while I am a member (a direct chat: while we are friends, app.js).
+    if (this.conversation.kind === "group" && "read_only" in fields) this.setWritable(!fields.read_only);
+    else this.renderHeader();
   }
 
   // Not while a file is still uploading: the message goes out with all of them.
@@ -256,9 +302,11 @@ export class ConversationView {
     this.autosize();
     this.input.focus();
     const clientId = newClientId();
-    const node = this.messageNode({ text, client_id: clientId, sender: this.me, attachments },
+    const replyTo = this.actions.takeReply();
+    const node = this.messageNode({ text, client_id: clientId, sender: this.me, attachments, reply_to: replyTo },
       { mine: true, pending: true });
-    const pending = { text, clientId, node, attachmentIds: attachments.map((a) => a.id) };
+    const pending = { text, clientId, node, attachmentIds: attachments.map((a) => a.id),
+      replyTo: replyTo ? replyTo.id : null };
     this.pending.set(clientId, pending);
     this.list.append(node);
     this.updateEmpty();
@@ -305,7 +353,8 @@ export class ConversationView {
     const stick = this.nearBottom();
     if (!this.add(message)) return;
     this.updateEmpty();
-    if (message.sender.id !== this.me.id) {
+    if (message.kind === "system") announce(message.text);
+    else if (message.sender.id !== this.me.id) {
       this.stopTyping(message.sender.username);
       announce(`${message.sender.username}: ${message.text || attachmentSummary(message)}`);
     }
@@ -348,12 +397,19 @@ export class ConversationView {
   }
 
   // ----- history -----
-  async loadOlder() {
-    if (!this.hasMore || this.loadingOlder || !this.byId.size) return;
-    this.loadingOlder = true;
-    this.updateHistoryStatus();
+  // One page older than what is shown; while one is loading, callers share it.
+  loadOlder(limit = PAGE_SIZE) {
+    if (!this.hasMore || !this.byId.size) return Promise.resolve();
+    if (!this.loadingOlder) {
+      this.loadingOlder = this.fetchOlder(limit);
+      this.updateHistoryStatus();
+    }
+    return this.loadingOlder;
+  }
+
+  async fetchOlder(limit) {
     try {
-      const data = await api(`/api/conversations/${this.id}/messages?before=${this.firstId()}&limit=${PAGE_SIZE}`);
+      const data = await api(`/api/conversations/${this.id}/messages?before=${this.firstId()}&limit=${limit}`);
       const previousHeight = this.scroller.scrollHeight;
       const previousTop = this.scroller.scrollTop;
       for (const message of data.messages) this.add(message);
@@ -362,9 +418,27 @@ export class ConversationView {
     } catch {
       // Leave hasMore as it was; scrolling up again retries.
     } finally {
-      this.loadingOlder = false;
+      this.loadingOlder = null;
       this.updateHistoryStatus();
     }
+  }
+
+  // Scroll to a message (a search result), loading older pages until it is there.
+  async reveal(messageId) {
+    while (!this.byId.has(messageId) && this.hasMore && this.byId.size && this.firstId() > messageId) {
+      const before = this.byId.size;
+      await this.loadOlder(REVEAL_PAGE_SIZE);
+      if (this.byId.size === before) break;
+    }
+    const node = this.byId.get(messageId);
+    if (!node) {
+      announce("That message is no longer here.");
+      return false;
+    }
+    for (const old of this.list.querySelectorAll(".jump-target")) old.classList.remove("jump-target");
+    node.classList.add("jump-target");
+    node.scrollIntoView({ block: "center" });
+    return true;
   }
 
   // Short histories may not fill the screen, leaving nothing to scroll: load until they do.
@@ -385,23 +459,24 @@ export class ConversationView {
     return false;
   }
 
-  // After a reconnect, a resync or a gap: everything after the last id up to which nothing
-  // is missing, deduplicated by id.
+  // After a reconnect, a resync or a gap: every message from the first one shown on, since
+  // those shown may have been edited, deleted or reacted to meanwhile, and any new ones.
   async catchUp() {
     try {
+      let after = this.byId.size ? this.firstId() - 1 : null;
       let hasMore = true;
       while (hasMore) {
-        const after = this.syncedUpTo;
-        const query = after ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
+        const query = after !== null ? `after=${after}&limit=100` : `limit=${PAGE_SIZE}`;
         const data = await api(`/api/conversations/${this.id}/messages?${query}`);
         const stick = this.nearBottom();
         for (const message of data.messages) {
-          this.add(message);
+          if (!this.add(message)) this.actions.update(message);
           this.syncedUpTo = Math.max(this.syncedUpTo, message.id);
+          after = Math.max(after || 0, message.id);
         }
         this.updateEmpty();
         if (stick) this.scrollToBottom();
-        hasMore = Boolean(after && data.has_more && data.messages.length);
+        hasMore = Boolean(after !== null && data.has_more && data.messages.length);
       }
       const { conversation } = await api(`/api/conversations/${this.id}`);
       if (this.markers.merge(conversation.read_markers)) this.updateStatuses();

@@ -1,7 +1,7 @@
 // The Friends page keeps itself current. When a request arrives, is accepted, or a friendship
 // ends, the page is rendered again by the server (a plain GET of /friends) and its lists are
 // swapped in place, leaving what the user is typing alone (search box, group name, ticks).
-const LIVE_PARTS = ["search-results", "incoming-requests", "outgoing-requests", "friends-list"];
+const LIVE_PARTS = ["search-results", "incoming-requests", "outgoing-requests", "friends-list", "blocked-list"];
 
 let refreshing = null;
 let again = false;

@@ -54,6 +54,7 @@ export class Outbox {
   async attempt(item) {
     const body = { conversation_id: this.conversationId, text: item.text, client_id: item.clientId };
     if (item.attachmentIds?.length) body.attachment_ids = item.attachmentIds;
+    if (item.replyTo) body.reply_to = item.replyTo;
     const result = await this.connection.emit("send", body);
     if (result.ok || !SOCKET_TRANSIENT.includes(result.error?.code)) return result;
     if (result.error.code === "unauthorized") this.connection.reconnect();

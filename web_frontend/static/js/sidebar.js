@@ -55,6 +55,18 @@ export class Sidebar {
     this.render();
   }
 
+  // A message edited or deleted: the preview follows when it is the last one. A deleted
+  // message no longer counts as unread, and only the server knows whether it did.
+  onMessageChanged(conversationId, id, changes) {
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation) return;
+    if (conversation.last_message && conversation.last_message.id === id) {
+      conversation.last_message = { ...conversation.last_message, ...changes };
+      this.render();
+    }
+    if (changes.deleted && conversation.unread_count && conversationId !== this.openId) this.reload();
+  }
+
   markRead(conversationId) {
     const conversation = this.conversations.get(conversationId);
     if (conversation && conversation.unread_count) {
@@ -90,8 +102,10 @@ export class Sidebar {
     const unread = conversation.id === this.openId ? 0 : conversation.unread_count || 0;
     let preview = "No messages yet";
     if (last) {
-      const who = last.sender.id === this.me.id ? "You: " : conversation.kind === "group" ? `${last.sender.username}: ` : "";
-      preview = who + (last.text.replace(/\s+/g, " ") || attachmentSummary(last));
+      // A system line already names who did it.
+      const who = last.kind === "system" ? "" : last.sender.id === this.me.id ? "You: "
+        : conversation.kind === "group" ? `${last.sender.username}: ` : "";
+      preview = who + (last.deleted ? "message deleted" : last.text.replace(/\s+/g, " ") || attachmentSummary(last));
     }
     const label = [title, partner && isOnline(partner.id) ? "online" : null, unread ? `${unread} unread` : null]
       .filter(Boolean).join(", ");
