@@ -4,7 +4,8 @@ Starts what it measures on free loopback ports (the echo ceiling; the product
 via stack.Stack with temporary PostgreSQL databases and Redis), drives it
 through the gateway with real Socket.IO clients in separate processes, and
 prints one table. Raw figures and the chat worker's profile go to
-bench/results/<timestamp>/.
+bench/results/<timestamp>/. `python -m bench --fanout [--quick]` measures only the
+Socket.IO fan-out between instances (bench/fanout.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Iterator
 
 from shared.testing import require_redis, temporary_postgres_database
 
-from . import auth_bench, procinfo, profile, scenarios, search_bench
+from . import auth_bench, fanout, procinfo, profile, scenarios, search_bench
 from .echo_target import EchoTarget
 from .loadgen import raise_open_file_limit
 from .report import build_table
@@ -130,7 +131,8 @@ def start_profiler(pid: int, out_dir: Path, name: str, results: dict, key: str, 
 
 
 @contextlib.contextmanager
-def started_stack(instances: int, redis: str, channel: str, run_dir: Path) -> Iterator[StackTarget]:
+def started_stack(instances: int, redis: str, channel: str, run_dir: Path,
+                  env: dict[str, str] | None = None) -> Iterator[StackTarget]:
     from stack.stack import Stack
 
     with temporary_postgres_database("bench_auth") as auth_db, temporary_postgres_database("bench_chat") as chat_db:
@@ -140,12 +142,17 @@ def started_stack(instances: int, redis: str, channel: str, run_dir: Path) -> It
             frontend_port=procinfo.listen_port(), chat_ports=[procinfo.listen_port() for _ in range(instances)],
             chat_instances=instances,
             auth_database_url=auth_db, chat_database_url=chat_db, redis_url=redis,
-            env={**SETUP_ENV, "REDIS_PREFIX": channel},
+            env={**SETUP_ENV, "REDIS_PREFIX": channel, **(env or {})},
             die_with_parent=True,
         )
         with stack:
             masters = [stack.running[f"chat-{i}"].pid for i in range(instances)]
-            yield StackTarget(stack.url, masters)
+            yield StackTarget(stack.url, masters, stack.chat_urls)
+
+
+def started_in(parent: Path, instances: int, redis: str, channel: str, name: str,
+               env: dict[str, str] | None = None):
+    return started_stack(instances, redis, channel, parent / name, env)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -156,6 +163,9 @@ def run(args: argparse.Namespace) -> dict:
     fd_limit = raise_open_file_limit()
     redis = redis_url()
     channel = f"bench-{secrets.token_hex(4)}"
+    if args.fanout:
+        with tempfile.TemporaryDirectory(prefix="bench-fanout-") as run_dir:
+            return fanout.run(args.quick, out_dir, partial(started_in, Path(run_dir)), redis, channel, log)
     results: dict = {
         "plan": asdict(plan),
         "machine": procinfo.machine(),
@@ -226,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="short phases, 1,000 idle sockets (< 3 min)")
     parser.add_argument("--url", help="measure a running stack's gateway instead of starting one")
     parser.add_argument("--chat-pid", type=int, help="with --url: the chat gunicorn master pid (memory, profile)")
+    parser.add_argument("--fanout", action="store_true",
+                        help="only the Socket.IO fan-out scaling (1-8 instances, both managers; --quick: ~5 min)")
     parser.add_argument("--out", help="results folder (default bench/results/<timestamp>)")
     run(parser.parse_args(argv))
 

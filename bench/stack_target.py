@@ -48,9 +48,11 @@ class StackTarget:
     kind = "stack"
     send_members = False
 
-    def __init__(self, base_url: str, chat_master_pids: list[int] | None = None):
+    def __init__(self, base_url: str, chat_master_pids: list[int] | None = None,
+                 chat_urls: list[str] | None = None):
         self.base_url = base_url.rstrip("/")
         self.chat_master_pids = chat_master_pids or []
+        self.chat_urls = chat_urls or []  # each instance's own port, when the benchmark started them
         self.prefix = "bench" + secrets.token_hex(3)
         self.users: list[BenchUser] = []
         self.idle_users: list[BenchUser] = []

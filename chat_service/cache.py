@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 SESSION_KEY = "lookup_cache"
 # Events saying a conversation's members changed (its id is the payload's `id`).
 MEMBERSHIP_EVENTS = ("conversation", "conversation_updated")
+# Events that drop cached entries: every instance must see them, whoever they are for.
+INVALIDATING_EVENTS = frozenset({"friend_removed", *MEMBERSHIP_EVENTS})
 
 
 @dataclass(frozen=True)

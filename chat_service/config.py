@@ -11,6 +11,7 @@ from shared.config import ConfigError, env_int, env_list, env_str, is_production
 from shared.jwt import KeyRing
 
 DEFAULT_DATABASE_URL = "sqlite:///chat_service.sqlite3"
+SOCKETIO_MANAGERS = ("redis", "sharded")
 
 
 def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
@@ -57,6 +58,13 @@ class Config:
     # without an answer (both under the gateway's proxy_read_timeout of 120 s).
     ping_interval: int = 60
     ping_timeout: int = 20
+    # How Socket.IO events travel between instances (with REDIS_URL): "redis", one channel
+    # that every instance reads, or "sharded", channels per shard of user rooms that an
+    # instance reads only while it hosts someone of the shard (realtime/sharded_manager.py).
+    socketio_manager: str = "sharded"
+    # An instance hosting u users reads about min(u, shards) shards, so the saving needs
+    # shards well above users per instance; channels cost Redis little.
+    socketio_shards: int = 1024
     # Seconds after sending during which the sender may edit a message; 0: never.
     message_edit_window: int = 24 * 3600
     # Attachments: where their files live (every instance, and the gateway, must see the same
@@ -101,12 +109,16 @@ class Config:
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
+            socketio_manager=env_str("SOCKETIO_MANAGER", "sharded", source).strip().lower(),
+            socketio_shards=env_int("SOCKETIO_SHARDS", 1024, source, minimum=1),
             message_edit_window=env_int("MESSAGE_EDIT_WINDOW", 24 * 3600, source, minimum=0),
             attachment_dir=env_str("ATTACHMENT_DIR", "attachments", source),
             max_attachment_bytes=env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024, source, minimum=1),
             attachment_abandoned_after=env_int("ATTACHMENT_ABANDONED_AFTER", 24 * 3600, source, minimum=60),
             attachment_accel_prefix=_accel_prefix(env_str("ATTACHMENT_ACCEL_PREFIX", "", source)),
         )
+        if config.socketio_manager not in SOCKETIO_MANAGERS:
+            raise ConfigError(f"SOCKETIO_MANAGER must be one of {', '.join(SOCKETIO_MANAGERS)}")
         if config.ping_interval + config.ping_timeout >= 120:
             raise ConfigError("PING_INTERVAL + PING_TIMEOUT must stay under the gateway's 120 s read timeout")
         return config

@@ -31,7 +31,7 @@ def _check() -> dict:
             raise Unavailable("Redis is unreachable.") from None
         checks["redis"] = "ok"
     return {"status": "ok", "instance": rt.config.instance_id, "checks": checks,
-            "connections": len(rt.connections)}
+            "connections": len(rt.connections), "queue": rt.socketio.server.manager.counters.to_dict()}
 
 
 @probes.get("/healthz")

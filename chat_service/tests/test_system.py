@@ -45,8 +45,8 @@ def wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
     pytest.fail(f"gunicorn did not become healthy: {log_path.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+@pytest.fixture(scope="module", params=["redis", "sharded"])
+def cluster(tmp_path_factory, request):
     require_postgres()
     redis_url = require_redis()
     logs = tmp_path_factory.mktemp("gunicorn")
@@ -56,7 +56,7 @@ def cluster(tmp_path_factory):
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_KEYS": spec,
                "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "AUTH_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
                "ALLOWED_ORIGINS": "http://allowed.example", "REDIS_PREFIX": f"chat-test-{secrets.token_hex(4)}",
-               "PRESENCE_TTL": "6",
+               "PRESENCE_TTL": "6", "SOCKETIO_MANAGER": request.param,
                # Longer than the tests wait: a refusal then proves the invalidation through Redis.
                "FRIENDSHIP_CACHE_TTL": "120"}
         instances = []

@@ -1,0 +1,244 @@
+"""Fan-out by recipient: each event goes only to the instances that hold a connection
+of one of its recipients.
+
+python-socketio's Redis manager publishes every emit on one channel, so every instance
+receives and decodes every event of the cluster, mostly to find nobody to deliver it to.
+Here user rooms are spread over `shards` channels (a hash of the room name); an instance
+subscribes to a shard's channel while it hosts a connection in one of that shard's
+rooms, and an emit is published once per shard its rooms fall in. With Redis >= 7 the
+shard channels use sharded pub/sub (SPUBLISH/SSUBSCRIBE), which Redis Cluster keeps on
+the node owning the channel's slot instead of broadcasting it to every node; older
+servers get plain PUBLISH/SUBSCRIBE on the same channel names.
+
+One broadcast channel remains for what every instance must see: emits to rooms that are
+not sharded or to everyone, the lookup cache's invalidating events (`everyone_events`),
+and python-socketio's own control messages (remote disconnects, acks).
+
+Delivery keeps the Redis manager's guarantees: local connections get an emit before it
+is published; each message reaches a connection at most once (`OnceManager`); a break
+in the subscription is followed by `resync` to every local connection. A connection's
+shard subscription is confirmed by Redis before its connect handler returns, so every
+event published after the client sees itself connected reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections import Counter
+from typing import Any, Callable, Iterable, Iterator
+
+import redis
+import socketio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..cache import LookupCache
+from .managers import RESYNC_EVENT, OnceManager
+
+log = logging.getLogger(__name__)
+
+
+def shard_of(room: str, shards: int) -> int:
+    """The shard a room's events travel on: stable across processes and restarts."""
+    return zlib.crc32(room.encode()) % shards
+
+
+class ShardedRedisManager(socketio.PubSubManager, OnceManager):
+    name = "sharded"
+
+    RESUBSCRIBE_INTERVAL = 0.5  # seconds between attempts while Redis is unreachable
+    SUBSCRIBE_TIMEOUT = 5.0  # seconds a connect waits for Redis to confirm its shard's subscription
+
+    def __init__(self, url: str, *, prefix: str, shards: int, cache: LookupCache,
+                 sharded_room: Callable[[str], bool], everyone_events: Iterable[str] = ()) -> None:
+        super().__init__(channel=f"{prefix}:socketio:all")
+        self.shards = shards
+        self.shard_prefix = f"{prefix}:socketio:shard:"
+        self.cache = cache
+        self.sharded_room = sharded_room
+        self.everyone_events = frozenset(everyone_events)
+        # Fail fast and never reconnect silently (as OnceRedisManager): a broken
+        # subscription must be seen, and a publish happens before the sender's ack.
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+        self._sharded_pubsub: bool | None = None  # decided on first contact with the server
+        # Local rooms per shard (a shard is subscribed while it has one), guarded with the
+        # subscription itself so that subscribe/unsubscribe go out in the order counts change.
+        self._rooms_per_shard: Counter[int] = Counter()
+        self._lock = threading.RLock()
+        self._pubsub: Any = None  # the listener's subscription while it is up
+        self._broken = False  # the subscription broke and is not back yet
+        self._confirmations: dict[str, threading.Event] = {}
+        # Every payload starts with its sender's host id: this instance's own emits come
+        # back on the shards it shares with their recipients, and are dropped undecoded
+        # (their local connections had them before they were published). Host ids are all
+        # 32 hex digits, so every tag has the same length.
+        self._sender_tag = f"{self.host_id}:"
+        self._own_prefix = self._sender_tag.encode()
+
+    # --- addressing ------------------------------------------------------------------------
+
+    def shard_channel(self, shard: int) -> str:
+        return f"{self.shard_prefix}{shard}"
+
+    def routes(self, message: dict) -> list[tuple[str | None, dict]]:
+        """(shard channel or None for the broadcast channel, message) pairs to publish."""
+        if message.get("method") != "emit" or message.get("event") in self.everyone_events:
+            return [(None, message)]
+        room = message.get("room")
+        if room is None:
+            return [(None, message)]
+        rooms = [room] if isinstance(room, str) else list(room)
+        by_shard: dict[int, list[str]] = {}
+        others = []
+        for name in rooms:
+            if isinstance(name, str) and self.sharded_room(name):
+                by_shard.setdefault(shard_of(name, self.shards), []).append(name)
+            else:
+                others.append(name)
+        routes: list[tuple[str | None, dict]] = [(self.shard_channel(shard), {**message, "room": names})
+                                                 for shard, names in by_shard.items()]
+        if others:
+            routes.append((None, {**message, "room": others}))
+        return routes
+
+    def _uses_sharded_pubsub(self) -> bool:
+        if self._sharded_pubsub is None:
+            version = str(self.redis.info("server").get("redis_version", "0"))
+            self._sharded_pubsub = int(version.split(".")[0]) >= 7
+        return self._sharded_pubsub
+
+    def _publish(self, data: dict) -> None:
+        try:
+            sharded = self._uses_sharded_pubsub()
+            for channel, message in self.routes(data):
+                payload = self._sender_tag + self.json.dumps(message)
+                if channel is None:
+                    self.redis.publish(self.channel, payload)
+                elif sharded:
+                    self.redis.spublish(channel, payload)
+                else:
+                    self.redis.publish(channel, payload)
+        except redis.RedisError as error:
+            # Local connections already have it; the others catch up with `resync`.
+            log.error("could not publish to the queue: %s", error.__class__.__name__)
+
+    # --- subscription lifecycle ------------------------------------------------------------
+
+    def basic_enter_room(self, sid, namespace, room, eio_sid=None):
+        new_room = room not in self.rooms.get(namespace, {})
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if isinstance(room, str) and self.sharded_room(room):
+            shard = shard_of(room, self.shards)
+            if new_room:
+                self._room_opened(shard)
+            # Whoever opened the shard may still be waiting for Redis: so does this one.
+            self._wait_for_subscription(shard)
+
+    def basic_leave_room(self, sid, namespace, room):
+        was_open = room in self.rooms.get(namespace, {})
+        super().basic_leave_room(sid, namespace, room)
+        if was_open and room not in self.rooms.get(namespace, {}) and isinstance(room, str) \
+                and self.sharded_room(room):
+            self._room_closed(shard_of(room, self.shards))
+
+    def subscribed_shards(self) -> list[int]:
+        with self._lock:
+            return sorted(shard for shard, rooms in self._rooms_per_shard.items() if rooms)
+
+    def _room_opened(self, shard: int) -> None:
+        channel = self.shard_channel(shard)
+        with self._lock:
+            self._rooms_per_shard[shard] += 1
+            if self._rooms_per_shard[shard] > 1:
+                return  # already subscribed (or being subscribed)
+            self._confirmations[channel] = threading.Event()
+            if self._pubsub is not None:
+                try:
+                    self._subscribe(self._pubsub, [channel])
+                except redis.RedisError as error:
+                    log.warning("could not subscribe to a shard: %s", error.__class__.__name__)
+            # Without a subscription the listener is starting (first connection) or waiting
+            # for Redis: it subscribes to every wanted shard, this one included (and after
+            # an outage sends `resync`).
+
+    def _wait_for_subscription(self, shard: int) -> None:
+        """Until Redis has confirmed the shard's subscription, so that nothing published
+        after this connection's connect handler returns can miss it."""
+        confirmed = self._confirmations.get(self.shard_channel(shard))
+        if confirmed is None or confirmed.is_set() or self._broken:
+            return
+        if not confirmed.wait(self.SUBSCRIBE_TIMEOUT):
+            log.warning("shard subscription not confirmed in time")
+
+    def _room_closed(self, shard: int) -> None:
+        with self._lock:
+            self._rooms_per_shard[shard] -= 1
+            if self._rooms_per_shard[shard] > 0:
+                return
+            del self._rooms_per_shard[shard]
+            channel = self.shard_channel(shard)
+            self._confirmations.pop(channel, None)
+            if self._pubsub is None:
+                return
+            try:
+                if self._uses_sharded_pubsub():
+                    self._pubsub.sunsubscribe(channel)
+                else:
+                    self._pubsub.unsubscribe(channel)
+            except redis.RedisError as error:
+                # A subscription too many costs only the events of a shard nobody here needs.
+                log.warning("could not unsubscribe from a shard: %s", error.__class__.__name__)
+
+    def _subscribe(self, pubsub: Any, channels: list[str]) -> None:
+        if not channels:
+            return
+        if self._uses_sharded_pubsub():
+            pubsub.ssubscribe(*channels)
+        else:
+            pubsub.subscribe(*channels)
+
+    # --- listening -------------------------------------------------------------------------
+
+    def _listen(self) -> Iterator[Any]:
+        return self.counters.counted(self._queue_messages())
+
+    def _queue_messages(self) -> Iterator[Any]:
+        while True:
+            pubsub = None
+            try:
+                pubsub = self.redis.pubsub()
+                pubsub.subscribe(self.channel)  # connects; the broadcast channel first
+                with self._lock:
+                    self._pubsub = pubsub
+                    wanted = [self.shard_channel(shard) for shard in self._rooms_per_shard]
+                    self._subscribe(pubsub, wanted)
+                if self._broken:
+                    self._broken = False
+                    log.warning("queue subscription is back; asking local clients to resynchronise")
+                    self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
+                for message in pubsub.listen():
+                    kind = message.get("type")
+                    if kind in ("message", "smessage"):
+                        data = message["data"]
+                        yield {} if data.startswith(self._own_prefix) else data[len(self._own_prefix):]
+                    elif kind in ("subscribe", "ssubscribe"):
+                        channel = message["channel"]
+                        confirmed = self._confirmations.get(
+                            channel.decode() if isinstance(channel, bytes) else channel)
+                        if confirmed is not None:
+                            confirmed.set()
+            except Exception as error:
+                if not self._broken:
+                    log.error("queue subscription lost: %s", error.__class__.__name__)
+                with self._lock:
+                    self._pubsub = None
+                    self._broken = True
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:
+                        pass  # the connection is gone already
+                time.sleep(self.RESUBSCRIBE_INTERVAL)
