@@ -1,7 +1,7 @@
 // Getting the user's attention: desktop notifications, an optional sound, the unread total in
 // the tab title and on the favicon, and muting a conversation (kept by the server per member).
 import { api } from "./api.js";
-import { conversationTitle } from "./dom.js";
+import { conversationTitle, el } from "./dom.js";
 import { mentions } from "./mentions.js";
 
 const SOUND_KEY = "parley.sound";
@@ -187,7 +187,9 @@ export class Attention {
   renderMute() {
     if (!this.muteButton) return;
     const muted = Boolean(this.sidebar.get(this.openId)?.muted);
-    this.muteButton.textContent = muted ? "🔕 Muted" : "🔔 Mute";
+    // The word is read out everywhere but shown only where there is room (app.css).
+    this.muteButton.replaceChildren(muted ? "🔕 " : "🔔 ",
+      el("span", { className: "button-word", text: muted ? "Muted" : "Mute" }));
     this.muteButton.setAttribute("aria-pressed", String(muted));
     this.muteButton.title = muted ? "Notifications off, except when you are mentioned" : "Turn notifications off";
   }
