@@ -228,11 +228,15 @@ def test_removed_friend_gets_no_presence_and_cannot_send(connect, client, auth):
 def test_socket_does_not_outlive_its_token(app, connect, auth):
     alice, bob = auth.user("alice"), auth.user("bob")
     conversation_id = auth.befriend(alice, bob)
-    short = make_token({"id": alice.id, "username": "alice", "created_at": alice.created_at}, lifetime=1)
+    # Tokens count whole seconds from a truncated `iat`: pick the expiry itself, a few seconds
+    # ahead, so a slow connect cannot find the token already spent.
+    expires_at = int(time.time()) + 3
+    short = make_token({"id": alice.id, "username": "alice", "created_at": alice.created_at},
+                       lifetime=3, now=expires_at - 3)
     sock, idle = connect(token=short), connect(token=short)
     keeper = connect(bob)
     assert sock.is_connected() and idle.is_connected()
-    time.sleep(1.1)
+    time.sleep(max(0.0, expires_at + 0.1 - time.time()))
     ack = sock.emit("send", {"conversation_id": conversation_id, "text": "late"}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "unauthorized"
     wait_until(lambda: not sock.is_connected(), 3, "the server to disconnect the expired socket")
