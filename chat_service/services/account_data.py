@@ -11,7 +11,8 @@ from ..models import Message, User
 from .attachments import with_attachments
 from .conversations import conversation_views
 from .friends import list_friends
-from .payloads import message_payload, user_payload
+from .message_details import message_payloads
+from .payloads import user_payload
 
 
 def export(session: Session, user_id: int) -> dict[str, Any]:
@@ -24,5 +25,6 @@ def export(session: Session, user_id: int) -> dict[str, Any]:
         # Without `last_message`: it is often someone else's.
         "conversations": [{key: value for key, value in view.items() if key != "last_message"}
                           for view in conversation_views(session, user_id)],
-        "messages": with_attachments(session, [message_payload(message, me) for message in sent]) if me else [],
+        "messages": with_attachments(session, message_payloads(session, [(message, me) for message in sent], user_id))
+        if me else [],
     }

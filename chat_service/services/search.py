@@ -24,7 +24,7 @@ from shared.validation import MAX_ID, Fields, QueryInt, Text, invalid
 from ..models import Conversation, Member, Message, User
 from . import attachments
 from .conversations import membership
-from .payloads import message_payload
+from .message_details import message_payloads
 
 MAX_QUERY = 200
 MAX_WORDS = 10
@@ -171,7 +171,7 @@ def search_messages(session: Session, user_id: int, q: str, *, conversation_id: 
     rows = session.execute(select(Message, User).join(User, User.id == Message.sender_id)
                            .where(Message.id.in_(ids)).order_by(Message.id.desc())).all() if ids else []
     conversations = _conversation_summaries(session, user_id, {message.conversation_id for message, _ in rows})
-    payloads = attachments.with_attachments(session, [message_payload(message, sender) for message, sender in rows])
+    payloads = attachments.with_attachments(session, message_payloads(session, list(rows), user_id))
     results = [{"message": payload, "conversation": conversations[payload["conversation_id"]],
                 "highlights": query.highlights(payload["text"])}
                for payload in payloads]

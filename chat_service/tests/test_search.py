@@ -204,3 +204,15 @@ def test_chats_holding_many_messages_are_searched_alike(client, auth, pair, monk
     rest = search(client, alice, q="repo", limit=2, before=first["next_before"])
     assert [r["message"]["id"] for r in rest["results"]] == [sent[0]] and rest["next_before"] is None
     assert texts(search(client, alice, q="report 1", conversation_id=conversation_id)) == ["report 1"]
+
+
+def test_a_result_is_the_message_as_history_shows_it(client, auth, pair):
+    """Reactions and the reply preview come with a found message, as in the history."""
+    alice, bob, conversation_id = pair
+    original = auth.send(alice, conversation_id, "where is the station")
+    answer = client.post(f"/api/conversations/{conversation_id}/messages", headers=bob.headers,
+                         json={"text": "station is north", "reply_to": original["id"]}).get_json()["message"]
+    assert client.put(f"/api/messages/{answer['id']}/reactions/👍", headers=alice.headers).status_code == 200
+    found = search(client, alice, q="north")["results"][0]["message"]
+    assert found["reply_to"]["id"] == original["id"]
+    assert found["reactions"] == [{"emoji": "👍", "count": 1, "user_ids": [alice.id], "me": True}]
