@@ -35,8 +35,6 @@ def is_cluster_url(url: str) -> bool:
 def cluster_nodes(url: str) -> list[tuple[str, int]]:
     """The seed nodes a `redis+cluster://` URL lists; ValueError if it lists none or a bad one."""
     parts = urlsplit(url)
-    if parts.scheme != CLUSTER_SCHEME:
-        raise ValueError(f"not a {CLUSTER_SCHEME}:// URL")
     if parts.path.strip("/") or parts.query:
         raise ValueError("a Redis Cluster URL has no database number or options: a cluster has only database 0")
     nodes = []
