@@ -4,7 +4,8 @@
 #   make status   every process, its pid, port and health
 #   make down     stop exactly what `make up` started
 #   make test     the whole test suite (includes test-faults and test-deploy)
-#   make test-faults  the fault suite alone (Redis, PostgreSQL, a chat instance, auth killed under traffic)
+#   make test-faults  the fault suite alone (Redis, PostgreSQL, a chat instance, auth, a Redis Cluster primary
+#                     killed under traffic)
 #   make test-deploy  build the Docker images and run the Compose and Swarm deployments for real
 #   make bench    benchmarks (BENCH_ARGS=--quick for a short run)
 #   make clean    stop the stack, remove run data, logs and caches (keeps .venv)

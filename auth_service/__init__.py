@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -11,6 +10,7 @@ from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import configure_logging, install_request_id
 from shared.account_deletions import AccountDeletions
+from shared.redis_client import connect
 from shared.sessions import SessionRevocations
 
 from .config import Config
@@ -35,7 +35,7 @@ def create_app(config: Config | None = None) -> Flask:
                                 x_host=config.trust_proxy)
 
     Database(config.database_url).init_app(app)
-    redis_client = (redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    redis_client = (connect(config.redis_url, socket_timeout=2, socket_connect_timeout=2)
                     if config.redis_url else None)
     store = RedisCounterStore(redis_client) if redis_client is not None else MemoryCounterStore()
     app.extensions[EXTENSION] = AppState(

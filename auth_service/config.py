@@ -9,6 +9,7 @@ from typing import Mapping
 
 from shared import jwt
 from shared.config import ConfigError, env_bool, env_int, env_list, env_str, is_production, key_ring_from_env
+from shared.redis_client import redis_url_from_env
 
 DEFAULT_DATABASE_URL = "sqlite:///auth.sqlite3"
 
@@ -76,7 +77,7 @@ class Config:
         return cls(
             key_ring=key_ring_from_env(source),
             database_url=database_url_from_env(source),
-            redis_url=env_str("REDIS_URL", "", source) or None,
+            redis_url=redis_url_from_env(source),
             redis_prefix=redis_prefix_from_env(source),
             sessions_prefix=env_str("REDIS_PREFIX", "chat", source),
             jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),

@@ -6,7 +6,6 @@ instance; instances share events through Redis when REDIS_URL is set.
 
 from __future__ import annotations
 
-import redis
 from flask import Flask
 
 from shared.api_docs import register_api_docs
@@ -14,6 +13,7 @@ from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import install_request_id
 from shared.account_deletions import AccountDeletions
+from shared.redis_client import connect
 from shared.sessions import SessionRevocations
 
 from .auth_directory import AuthDirectory
@@ -66,7 +66,7 @@ def create_app(config: Config | None = None) -> Flask:
                               prefix=f"{config.redis_prefix}:presence")
                 if config.redis_url else LocalPresence())
     maintenance = Maintenance(app, socketio, connections, interval=min(5.0, config.presence_ttl / 3))
-    sessions = (SessionRevocations(redis.Redis.from_url(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
+    sessions = (SessionRevocations(connect(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
                                    config.redis_prefix)
                 if config.redis_url else None)
     database = Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from shared.config import ConfigError, env_int, env_list, env_str, is_production, key_ring_from_env
+from shared.redis_client import is_cluster_url, redis_url_from_env
 from shared.jwt import KeyRing
 
 DEFAULT_DATABASE_URL = "sqlite:///chat_service.sqlite3"
@@ -92,7 +93,7 @@ class Config:
             raise ConfigError("DATABASE_URL must be set in production")
         config = cls(
             database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL, source),
-            redis_url=env_str("REDIS_URL", "", source) or None,
+            redis_url=redis_url_from_env(source),
             redis_prefix=env_str("REDIS_PREFIX", "chat", source),
             key_ring=key_ring_from_env(source),
             jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
@@ -119,6 +120,10 @@ class Config:
         )
         if config.socketio_manager not in SOCKETIO_MANAGERS:
             raise ConfigError(f"SOCKETIO_MANAGER must be one of {', '.join(SOCKETIO_MANAGERS)}")
+        if config.redis_url and is_cluster_url(config.redis_url) and config.socketio_manager != "sharded":
+            # python-socketio's manager holds one connection to one server: it cannot follow
+            # a cluster's nodes (nor its failovers).
+            raise ConfigError("SOCKETIO_MANAGER must be 'sharded' with a Redis Cluster (REDIS_URL=redis+cluster://...)")
         if config.ping_interval + config.ping_timeout >= 120:
             raise ConfigError("PING_INTERVAL + PING_TIMEOUT must stay under the gateway's 120 s read timeout")
         return config

@@ -29,10 +29,9 @@ class AccountDeletions:
 
     def announce(self, user_id: int) -> None:
         """Record and announce the deletion (raises RedisError)."""
-        pipe = self.redis.pipeline()
-        pipe.sadd(self._pending_key, user_id)
-        pipe.publish(self.channel, json.dumps({"user_id": user_id}))
-        pipe.execute()
+        # Two commands, not a pipeline: a Redis Cluster client refuses PUBLISH in one.
+        self.redis.sadd(self._pending_key, user_id)
+        self.redis.publish(self.channel, json.dumps({"user_id": user_id}))
 
     def pending(self) -> list[int]:
         """Deleted accounts not yet applied everywhere (raises RedisError)."""

@@ -196,11 +196,14 @@ def _close(sock: socket.socket) -> None:
 
 class RedisServer:
     """A redis-server of its own on a spare port, never the machine's shared one, which
-    a test may kill (SIGKILL, like a crash) and start again on the same port."""
+    a test may kill (SIGKILL, like a crash) and start again on the same port. With
+    `cluster_node_timeout` (ms) it is a Redis Cluster node (see `RedisClusterServers`)."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, cluster_node_timeout: int | None = None) -> None:
         self.directory = directory
         self.port = free_port()
+        self.cluster_node_timeout = cluster_node_timeout
+        self.bus_port = free_port() if cluster_node_timeout is not None else None
         self.process: subprocess.Popen | None = None
 
     @property
@@ -216,6 +219,10 @@ class RedisServer:
     def start(self) -> "RedisServer":
         argv = [require_executable("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", self.directory]
+        if self.cluster_node_timeout is not None:
+            # A bus port of its own: the default (port + 10000) may be taken or past 65535.
+            argv += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf",
+                     "--cluster-node-timeout", str(self.cluster_node_timeout), "--cluster-port", str(self.bus_port)]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not port_open("127.0.0.1", self.port, timeout=0.2):
@@ -229,6 +236,69 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class RedisClusterServers:
+    """A Redis Cluster of its own: 3 primaries with a replica each, redis-server processes
+    on spare ports joined by `redis-cli --cluster create`. A node missing its peers for
+    `node_timeout` ms counts as failed, so a killed primary's replica takes over within
+    a few seconds."""
+
+    PRIMARIES = 3
+
+    def __init__(self, directory: str, node_timeout: int = 1000) -> None:
+        self.nodes = [RedisServer(directory, cluster_node_timeout=node_timeout) for _ in range(2 * self.PRIMARIES)]
+
+    @property
+    def url(self) -> str:
+        """Seed nodes for `shared.redis_client` (every node, so that any may be killed)."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def __enter__(self) -> "RedisClusterServers":
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run([require_executable("redis-cli"), "--cluster", "create",
+                            *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                            "--cluster-replicas", "1", "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)
+            wait_until(self.healthy, 30, "the Redis Cluster to cover every slot, with every replica in sync")
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+    def _info(self, node: RedisServer, *command: str) -> dict[str, str]:
+        answer = subprocess.run([require_executable("redis-cli"), "-p", str(node.port), *command],
+                                capture_output=True, text=True, timeout=10).stdout
+        return dict(line.strip().split(":", 1) for line in answer.splitlines() if ":" in line)
+
+    def healthy(self) -> bool:
+        """Every live node sees the cluster whole, and every live replica is in sync."""
+        live = [node for node in self.nodes if node.process is not None]
+        states = [self._info(node, "cluster", "info").get("cluster_state") for node in live]
+        replication = [self._info(node, "info", "replication") for node in live]
+        return (all(state == "ok" for state in states)
+                and all(r.get("master_link_status") == "up" for r in replication if r.get("role") == "slave"))
+
+    def primary_for(self, key: str) -> RedisServer:
+        """The node that owns `key`'s slot now."""
+        from redis.cluster import RedisCluster
+
+        live = next(node for node in self.nodes if node.process is not None)
+        client = RedisCluster(host="127.0.0.1", port=live.port)
+        try:
+            port = client.get_node_from_key(key).port
+        finally:
+            client.close()
+        return next(node for node in self.nodes if node.port == port)
 
 
 class PostgresCluster:

@@ -119,7 +119,9 @@ class RedisCounterStore:
 
     def _run(self, commands) -> list:
         try:
-            pipe = self.client.pipeline()  # MULTI/EXEC: one round trip, applied atomically
+            # MULTI/EXEC: one round trip, applied atomically (a cluster client's pipeline is
+            # not a transaction unless asked; its keys must then share a slot).
+            pipe = self.client.pipeline(transaction=True)
             commands(pipe)
             return pipe.execute()
         except redis.RedisError as exc:
@@ -187,7 +189,9 @@ class LoginRateLimiter:
         self.prefix = prefix
 
     def _key(self, kind: str, *parts: str) -> str:
-        return f"{self.prefix}:login:{kind}:{_digest(*parts)}"
+        # One hash tag for every login key: an attempt counts its three in one transaction,
+        # which a Redis Cluster accepts only within one slot.
+        return f"{{{self.prefix}:login}}:{kind}:{_digest(*parts)}"
 
     def begin(self, username: str, address: str) -> LoginAttempt:
         """Count an attempt before its password is checked; 429 when it may not be checked."""

@@ -85,6 +85,8 @@ def test_redis_prefix_is_read_under_its_shared_name_and_its_old_one(env, prefix)
     {"JWT_KEYS": KEYS, "PASSWORD_SCRYPT_N": "1000"},
     {"JWT_KEYS": KEYS, "ACCESS_TOKEN_TTL": "soon"},
     {"JWT_KEYS": KEYS, "COOKIE_SECURE": "maybe"},
+    {"JWT_KEYS": KEYS, "REDIS_URL": "redis+cluster://127.0.0.1:7000/0"},
+    {"JWT_KEYS": KEYS, "REDIS_URL": "redis+cluster://127.0.0.1"},
     {"APP_ENV": "production"},
     {"APP_ENV": "production", "JWT_KEYS": "k:change-me" + "x" * 40},
 ])

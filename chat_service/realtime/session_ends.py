@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask_socketio import SocketIO
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shared.redis_client import connect, follow_failover
 from shared.sessions import SessionRevocations
 
 from .connections import ConnectionRegistry
@@ -30,7 +30,7 @@ class SessionEnds:
                  sessions: SessionRevocations, disconnect_soon,
                  deleted_accounts: DeletedAccounts | None = None) -> None:
         # Its own client: a subscription waits on its socket indefinitely (no read timeout).
-        self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+        self.redis = connect(redis_url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
         self.socketio = socketio
         self.connections = connections
         self.sessions = sessions
@@ -44,8 +44,11 @@ class SessionEnds:
             self.socketio.start_background_task(self._listen)
 
     def _listen(self) -> None:
+        broken = False
         while True:
             try:
+                if broken:
+                    follow_failover(self.redis)
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.sessions.channel)
                 deleted = self.deleted_accounts
@@ -63,6 +66,7 @@ class SessionEnds:
                 # Missed announcements are covered by the check at each connect and request,
                 # and missed deletions by the maintenance pass.
                 log.warning("session announcements unavailable: %s", error.__class__.__name__)
+                broken = True
                 self.socketio.sleep(self.RESUBSCRIBE_INTERVAL)
 
     def end(self, session_id: str | None) -> None:

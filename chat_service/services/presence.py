@@ -22,6 +22,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from shared.database import transaction
+from shared.redis_client import connect
 
 from ..events import queue_event
 from .friends import friend_ids
@@ -116,13 +117,15 @@ return {before, after}
 
 class RedisPresence:
     def __init__(self, url: str, instance_id: str, ttl: int, prefix: str = "chat:presence") -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+        self.redis = connect(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
         # Each process counts under its own incarnation of the instance id: a crashed
         # process restarted under the same INSTANCE_ID (a container's restart policy)
         # must not bring the connections that died with it back to life by beating again.
         self.instance_id = f"{instance_id}:{secrets.token_hex(4)}"
         self.ttl = ttl
-        self.prefix = prefix
+        # Every presence key carries the prefix as its hash tag: the counting script reads
+        # heartbeat keys it cannot declare, which a Redis Cluster allows only within one slot.
+        self.prefix = f"{{{prefix}}}"
         self._change = self.redis.register_script(_CHANGE_COUNT)
         self._beating = False
 

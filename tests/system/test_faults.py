@@ -26,7 +26,7 @@ from typing import Callable
 import pytest
 import requests
 
-from shared.testing import PostgresCluster, RedisServer, wait_until
+from shared.testing import PostgresCluster, RedisClusterServers, RedisServer, wait_until
 
 from ..conftest import SUMMARY
 from .chat_load import (
@@ -72,8 +72,8 @@ ROWS: dict[str, dict] = {}
 @dataclass
 class World:
     stack: object
-    postgres: PostgresCluster
-    redis: RedisServer
+    postgres: PostgresCluster | None  # None: the stack uses the shared server
+    redis: RedisServer | RedisClusterServers
     users: dict[str, dict]
     conversations: dict[str, int]
     members: dict[int, set[int]]
@@ -107,24 +107,30 @@ def world(start_stack, tmp_path_factory):
             chat_instances=3, env={"PRESENCE_TTL": "5"}, redis_url=redis.url,
             database_urls={"auth_database_url": postgres.create_database("auth"),
                            "chat_database_url": postgres.create_database("chat")}))
-        base = stack.url
-        users = {name: new_user(base, name) for name in PEOPLE}
-        conversations, members = {}, {}
-        for left, right in itertools.combinations(PEOPLE, 2):
-            conversations[f"{left}-{right}"] = befriend(base, users[left], users[right])
-            members[conversations[f"{left}-{right}"]] = {users[left]["id"], users[right]["id"]}
-        created = requests.post(f"{base}/api/conversations", headers=users["u0"]["headers"], timeout=10,
-                                json={"title": "all", "members": [users[p]["username"] for p in PEOPLE[1:]]})
-        assert created.status_code == 201, created.text
-        conversations["group"] = created.json()["conversation"]["id"]
-        members[conversations["group"]] = {u["id"] for u in users.values()}
-        world = World(stack, postgres, redis, users, conversations, members)
-        for name, person, instance, transport in LAYOUT:
-            url = base if instance is None else stack.chat_urls[instance]
-            client = ChatClient(name, users[person], url=url, gateway=base, transport=transport)
-            resources.callback(client.close)
-            world.clients[name] = client.connect()
-        yield world
+        yield populate(resources, stack, postgres, redis)
+
+
+def populate(resources: ExitStack, stack, postgres: PostgresCluster | None,
+             redis: RedisServer | RedisClusterServers) -> World:
+    """PEOPLE, all friends and in one group, with LAYOUT's clients connected (closed with `resources`)."""
+    base = stack.url
+    users = {name: new_user(base, name) for name in PEOPLE}
+    conversations, members = {}, {}
+    for left, right in itertools.combinations(PEOPLE, 2):
+        conversations[f"{left}-{right}"] = befriend(base, users[left], users[right])
+        members[conversations[f"{left}-{right}"]] = {users[left]["id"], users[right]["id"]}
+    created = requests.post(f"{base}/api/conversations", headers=users["u0"]["headers"], timeout=10,
+                            json={"title": "all", "members": [users[p]["username"] for p in PEOPLE[1:]]})
+    assert created.status_code == 201, created.text
+    conversations["group"] = created.json()["conversation"]["id"]
+    members[conversations["group"]] = {u["id"] for u in users.values()}
+    world = World(stack, postgres, redis, users, conversations, members)
+    for name, person, instance, transport in LAYOUT:
+        url = base if instance is None else stack.chat_urls[instance]
+        client = ChatClient(name, users[person], url=url, gateway=base, transport=transport)
+        resources.callback(client.close)
+        world.clients[name] = client.connect()
+    return world
 
 
 @pytest.fixture(scope="module", autouse=True)
