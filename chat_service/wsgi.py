@@ -1,4 +1,4 @@
-"""gunicorn entry point: `gunicorn -k gevent -w 1 --worker-connections 10000
+"""gunicorn entry point: `gunicorn -k gevent -w 1 --worker-connections 12000
 --no-control-socket -b 127.0.0.1:PORT chat_service.wsgi:app`."""
 
 import atexit

@@ -24,7 +24,7 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def start_instance(env: dict, port: int, log_path: Path) -> subprocess.Popen:
-    command = [str(GUNICORN), "-k", "gevent", "-w", "1", "--worker-connections", "10000", "--no-control-socket",
+    command = [str(GUNICORN), "-k", "gevent", "-w", "1", "--worker-connections", "12000", "--no-control-socket",
                "-b", f"127.0.0.1:{port}", "chat_service.wsgi:app"]
     log = open(log_path, "wb")
     return subprocess.Popen(command, cwd=REPO, env={**env, "INSTANCE_ID": f"test-{port}"}, stdout=log,
