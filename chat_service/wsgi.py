@@ -6,6 +6,7 @@ import atexit
 from shared.logging import configure_logging
 
 from . import create_app
+from .collector import Collector
 from .config import Config
 from .state import EXTENSION
 
@@ -20,3 +21,5 @@ atexit.register(app.extensions[EXTENSION].shutdown)
 if app.extensions[EXTENSION].deleted_accounts is not None:
     app.extensions[EXTENSION].maintenance.ensure_started()
     app.extensions[EXTENSION].session_ends.ensure_started()
+# Last, so start-up's objects are frozen with the rest (see collector.py).
+Collector().install()
