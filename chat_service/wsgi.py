@@ -24,7 +24,7 @@ if app.extensions[EXTENSION].deleted_accounts is not None:
     app.extensions[EXTENSION].maintenance.ensure_started()
     app.extensions[EXTENSION].session_ends.ensure_started()
 # Greenlets do not record the stack and greenlet that spawned them (a debugging aid gevent keeps
-# by default): 35 fewer tracked objects and 5 KB less per open WebSocket (docs/benchmarks.md).
+# by default): 44 fewer tracked objects and 7 KB less per open WebSocket (docs/benchmarks.md).
 gevent.config.track_greenlet_tree = False
 # Last, so start-up's objects are frozen with the rest (see collector.py).
 Collector().install()
