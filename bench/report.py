@@ -31,11 +31,16 @@ def _met(condition: bool | None) -> str:
     return "—" if condition is None else ("PASS" if condition else "**MISS**")
 
 
-def _latency(phase: dict | None) -> str:
+def _latency(phase: dict | None, share: bool = False) -> str:
+    """p50 / p95 / p99; with `share`, how much CPU the worker got and what other work took meanwhile."""
     if not phase or phase.get("p50_ms") is None:
         return "—"
+    got = ""
+    if share:
+        other = (phase.get("cpu_split_pct") or {}).get("other")
+        got = f"; worker {phase['server_cpu_pct']:.0f}% of a core" + (f", other processes {other:.0f}%" if other else "")
     return (f"{phase['p50_ms']:.1f} / {phase['p95_ms']:.1f} / {phase['p99_ms']:.1f} "
-            f"({phase['delivered_per_s']:.0f} msg/s achieved)")
+            f"({phase['delivered_per_s']:.0f} msg/s achieved{got})")
 
 
 def message_phases(results: dict, prefix: str) -> Iterator[dict]:
@@ -117,7 +122,7 @@ def build_table(results: dict) -> str:
         rows.append((
             f"Latency p50 / p95 / p99 ms, {plan['paced_rate']:.0f} msg/s over {plan['paced_conversations']} "
             f"conversations with {most:,} idle WebSockets open on the instance, run {number} of {plan['idle_repeats']}",
-            _latency(run), _latency(echo_run), "—", f"p99 ≤ {IDLE_P99_MS:.0f} ms",
+            _latency(run, share=True), _latency(echo_run, share=True), "—", f"p99 ≤ {IDLE_P99_MS:.0f} ms",
             _met(p99 <= IDLE_P99_MS) if p99 is not None else "—",
         ))
     rows.append((
