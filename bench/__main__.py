@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short phases, 1,000 idle sockets (< 3 min)")
+    parser.add_argument("--quick", action="store_true", help="4 s phases, up to 1,000 idle sockets (about 4 minutes)")
     parser.add_argument("--url", help="measure a running stack's gateway instead of starting one")
     parser.add_argument("--chat-pid", type=int, help="with --url: the chat gunicorn master pid (memory, profile)")
     parser.add_argument("--fanout", action="store_true",

@@ -125,9 +125,12 @@ def build_table(results: dict) -> str:
             _latency(run, share=True), _latency(echo_run, share=True), "—", f"p99 ≤ {IDLE_P99_MS:.0f} ms",
             _met(p99 <= IDLE_P99_MS) if p99 is not None else "—",
         ))
+    def held(figures: dict) -> str:
+        return f"{_num(figures.get('connected'))} ({_num(figures.get('still_connected'))} still open at the end)"
+
     rows.append((
         f"Idle WebSockets one chat instance holds (opened {most:,})",
-        _num(idle.get("connected")), _num(echo_idle.get("connected")), "—", f"{most:,}",
+        held(idle), held(echo_idle), "—", f"{most:,}",
         _met(idle.get("connected", 0) >= most and idle.get("still_connected", 0) >= most) if idle else "—",
     ))
     kb = idle.get("kb_per_connection")
