@@ -137,6 +137,7 @@ class EchoTarget:
         # Straight to the instance: what is measured is the instance, and 10,000 sockets through
         # nginx would take 20,000 of the sandbox's open files in the gateway alone.
         return [{"user_id": 10_000_000_000 + i} for i in range(min(count, 100))], self.instance_urls[:1]
+
     def history(self, conversation_id: int) -> None:
         return None  # the echo app keeps nothing
 

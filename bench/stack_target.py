@@ -125,7 +125,8 @@ class StackTarget:
 
     def renew_tokens(self) -> None:
         """Fresh access tokens (refresh rotation, no password hashing) for long runs."""
-        stale = [u for u in self.users + self.idle_users + self.group_users if time.monotonic() - u.token_time > TOKEN_RENEW_AFTER]
+        stale = [u for u in self.users + self.idle_users + self.group_users
+                 if time.monotonic() - u.token_time > TOKEN_RENEW_AFTER]
 
         def renew(user: BenchUser) -> None:
             self._take_tokens(user, self._call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token}))
@@ -181,9 +182,9 @@ class StackTarget:
 
     def history(self, conversation_id: int) -> list[dict]:
         """Every stored message of the conversation, oldest first (paged with after=)."""
-        members = [[s] for s, _, cid in self.pairs if cid == conversation_id]
-        members += [m for made in self.made_groups.values() for cid, m in made if cid == conversation_id]
-        token = members[0][0].access_token
+        senders = [s for s, _, cid in self.pairs if cid == conversation_id]
+        senders += [m[0] for made in self.made_groups.values() for cid, m in made if cid == conversation_id]
+        token = senders[0].access_token
         messages: list[dict] = []
         after = 0
         for _ in range(HISTORY_MAX_PAGES):
