@@ -116,7 +116,7 @@ def message_phases(target, plan: Plan, results: dict, key: str, out_dir: Path, p
 
     def with_idle(count: int) -> dict:
         runs = plan.idle_repeats if count == plan.idle_steps[-1] else 1
-        log(f"{key}: {count:,} idle WebSockets open; paced {plan.paced_rate:.0f} msg/s x {runs}")
+        log(f"{key}: idle WebSockets opened up to {count:,}; paced {plan.paced_rate:.0f} msg/s x {runs}")
         return {"paced": [paced(f"paced+{count}idle", plan.paced_rate, target.conversations(plan.paced_conversations),
                                 idle_sockets=count) for _ in range(runs)]}
 

@@ -226,7 +226,8 @@ def _shares(total: int, parts: int) -> list[int]:
 def idle_ladder(target, steps: tuple[int, ...], processes: int, measure, settle: float = 3.0) -> dict[int, dict]:
     """Open idle sockets on one instance up to each count in `steps` (adding to those already open) and, at
     each count, note the worker's memory per idle socket and call `measure(count)` (which returns what to
-    keep with it). Every socket is closed at the end."""
+    keep with it; `count` is the step, whether or not every socket connected). Every socket is closed at
+    the end."""
     pid = target.single_worker_pid
     rss_before = procinfo.rss_bytes(pid)
     held: list[IdleSockets] = []
@@ -249,7 +250,7 @@ def idle_ladder(target, steps: tuple[int, ...], processes: int, measure, settle:
                 "worker_rss_before_mb": rss_before / 2**20,
                 "worker_rss_mb": rss / 2**20,
                 "kb_per_connection": (rss - rss_before) / 1024 / max(connected, 1),
-                **measure(connected),
+                **measure(step),
             }
     finally:
         closed = [idle.close() for idle in held]
