@@ -28,7 +28,7 @@ from shared.testing import require_redis, temporary_postgres_database
 from . import auth_bench, fanout, procinfo, profile, scenarios, search_bench
 from .echo_target import EchoTarget
 from .loadgen import raise_open_file_limit
-from .report import build_table
+from .report import build_table, growth_table, plot_growth
 from .stack_target import StackTarget
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -43,9 +43,16 @@ class Plan:
     paced_rate: float
     light_rate: float  # a rate every target sustains: the message path's own latency, without queueing
     paced_conversations: int
-    idle_sockets: int
+    # Growth with members per conversation: `member_conversations` conversations of each size at
+    # `member_rate` msg/s in all, a rate one instance sustains even for 100-member groups.
+    member_sizes: tuple[int, ...]
+    member_conversations: int
+    member_rate: float
+    # Growth with connections: idle WebSockets opened on one instance up to each count, the paced
+    # phase run at each, `idle_repeats` times at the last (the tail-latency goal: every run).
+    idle_steps: tuple[int, ...]
+    idle_repeats: int
     idle_users: int
-    echo_instances: tuple[int, ...]
     # A separate saturation run under py-spy (full), or py-spy during the measured one (quick, to save time).
     profile_separately: bool
     auth_seconds: float
@@ -53,8 +60,8 @@ class Plan:
     idle_processes: int
 
 
-QUICK = Plan("quick", 4, 100, 200, 20, 50, 1000, 20, (1,), False, 4, 2, 2)
-FULL = Plan("full", 20, 100, 200, 20, 50, 5000, 50, (1, 3), True, 10, 2, 4)
+QUICK = Plan("quick", 4, 50, 200, 20, 50, (2, 10, 100), 4, 40, (100, 1000), 3, 20, False, 4, 2, 2)
+FULL = Plan("full", 10, 50, 200, 20, 50, (2, 10, 100), 4, 40, (100, 1000, 10000), 3, 50, True, 10, 2, 4)
 
 # Cheap password hashing for creating the load's users; logins are measured
 # separately (auth_bench) with auth's real default cost.
@@ -73,7 +80,7 @@ def redis_url() -> str:
 
 
 def message_phases(target, plan: Plan, results: dict, key: str, out_dir: Path, profile_pid: int | None = None) -> None:
-    """Throughput, paced latency, capacity and paced latency with idle sockets, on one target."""
+    """Throughput, paced latency, growth with members and with idle connections, on one target."""
     profiler = None
     if profile_pid is not None:
         profiler = partial(start_profiler, profile_pid, out_dir, f"profile-{key}", results, f"{key}.profile")
@@ -89,31 +96,38 @@ def message_phases(target, plan: Plan, results: dict, key: str, out_dir: Path, p
         profiler,
     ).figures
     log(f"{key}: {results[f'{key}.saturate']['delivered_per_s']:.0f} msg/s")
+
+    def paced(name: str, rate: float, conversations: list[dict], **extra) -> dict:
+        figures = scenarios.paced(target, name, conversations, rate, plan.duration, plan.load_processes,
+                                  extra=extra).figures
+        if target.worker_pids:
+            figures["worker_rss_mb"] = procinfo.rss_bytes(target.worker_pids[0]) / 2**20
+        log(f"{key}: {name}: p99 {figures['p99_ms'] or 0:.1f} ms at {figures['delivered_per_s']:.0f} msg/s")
+        return figures
+
     log(f"{key}: light load, {plan.light_rate:.0f} msg/s over {plan.paced_conversations} conversations")
-    results[f"{key}.light"] = scenarios.paced(
-        target, "light", target.conversations(plan.paced_conversations), plan.light_rate, plan.duration,
-        plan.load_processes,
-    ).figures
+    results[f"{key}.light"] = paced("light", plan.light_rate, target.conversations(plan.paced_conversations))
     log(f"{key}: paced {plan.paced_rate:.0f} msg/s over {plan.paced_conversations} conversations")
-    results[f"{key}.paced"] = scenarios.paced(
-        target, "paced", target.conversations(plan.paced_conversations), plan.paced_rate, plan.duration, plan.load_processes
-    ).figures
-    try:
-        pid = target.single_worker_pid
-    except RuntimeError as exc:
-        results[f"{key}.capacity"] = {"error": str(exc)}
+    results[f"{key}.paced"] = paced("paced", plan.paced_rate, target.conversations(plan.paced_conversations))
+    for size in plan.member_sizes:
+        log(f"{key}: {plan.member_rate:.0f} msg/s over {plan.member_conversations} conversations of {size} members")
+        results[f"{key}.members{size}"] = paced(f"members{size}", plan.member_rate,
+                                                target.groups(size, plan.member_conversations), members=size)
+
+    def with_idle(count: int) -> dict:
+        runs = plan.idle_repeats if count == plan.idle_steps[-1] else 1
+        log(f"{key}: idle WebSockets opened up to {count:,}; paced {plan.paced_rate:.0f} msg/s x {runs}")
+        return {"paced": [paced(f"paced+{count}idle", plan.paced_rate, target.conversations(plan.paced_conversations),
+                                idle_sockets=count) for _ in range(runs)]}
+
+    if not target.worker_pids:
+        results[f"{key}.idle"] = {"error": "the chat worker's pid is unknown (pass --chat-pid with --url)"}
         return
-    log(f"{key}: opening {plan.idle_sockets} idle WebSockets on one instance (worker pid {pid})")
-    capacity, idle = scenarios.capacity(target, plan.idle_sockets, plan.idle_processes)
-    try:
-        results[f"{key}.capacity"] = capacity.figures
-        log(f"{key}: {capacity.figures['connected']} connected, {capacity.figures['kb_per_connection']:.1f} KB each")
-        results[f"{key}.paced_idle"] = scenarios.paced(
-            target, "paced+idle", target.conversations(plan.paced_conversations), plan.paced_rate, plan.duration,
-            plan.load_processes, extra={"idle_sockets": capacity.figures["connected"]},
-        ).figures
-    finally:
-        results[f"{key}.capacity"].update(idle.close())
+    log(f"{key}: opening idle WebSockets on one instance (worker pid {target.single_worker_pid}) "
+        f"up to {', '.join(f'{n:,}' for n in plan.idle_steps)}")
+    for count, figures in scenarios.idle_ladder(target, plan.idle_steps, plan.idle_processes, with_idle).items():
+        results[f"{key}.idle{count}"] = figures
+        log(f"{key}: {figures['connected']:,} connected, {figures['kb_per_connection']:.1f} KB each")
 
 
 def start_profiler(pid: int, out_dir: Path, name: str, results: dict, key: str, duration: float):
@@ -176,18 +190,11 @@ def run(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     log(f"{plan.name} run; results in {out_dir}")
 
-    for instances in plan.echo_instances:
-        echo = EchoTarget(instances, redis, f"{channel}-echo{instances}", out_dir).start()
-        try:
-            if instances == 1:
-                message_phases(echo, plan, results, "echo1", out_dir)
-            else:
-                log(f"echo{instances}: saturation")
-                results[f"echo{instances}.saturate"] = scenarios.saturate(
-                    echo, "saturate", echo.conversations(plan.saturate_conversations), plan.duration, plan.load_processes
-                ).figures
-        finally:
-            echo.stop()
+    echo = EchoTarget(1, redis, f"{channel}-echo1", out_dir).start()
+    try:
+        message_phases(echo, plan, results, "echo1", out_dir)
+    finally:
+        echo.stop()
 
     if args.url:
         target = StackTarget(args.url, [args.chat_pid] if args.chat_pid else [])
@@ -197,22 +204,12 @@ def run(args: argparse.Namespace) -> dict:
         results["auth"] = auth_bench.run_against(args.url, plan.auth_seconds, 4)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-stack-") as run_dir:
-            for instances in (1, 3):
-                log(f"starting the stack with {instances} chat instance(s) (PostgreSQL + Redis)")
-                with started_stack(instances, redis, f"{channel}-chat{instances}", Path(run_dir) / f"chat{instances}") as target:
-                    users = 2 * plan.saturate_conversations + (plan.idle_users if instances == 1 else 0)
-                    log(f"setting up {users} users, friendships and conversations through the API")
-                    results[f"chat{instances}.setup_seconds"] = target.populate(
-                        plan.saturate_conversations, plan.idle_users if instances == 1 else 0
-                    )
-                    if instances == 1:
-                        message_phases(target, plan, results, "chat1", out_dir, profile_pid=target.single_worker_pid)
-                    else:
-                        log(f"chat{instances}: saturation")
-                        results[f"chat{instances}.saturate"] = scenarios.saturate(
-                            target, "saturate", target.conversations(plan.saturate_conversations), plan.duration,
-                            plan.load_processes,
-                        ).figures
+            log("starting the stack with one chat instance (PostgreSQL + Redis)")
+            with started_stack(1, redis, f"{channel}-chat1", Path(run_dir) / "chat1") as target:
+                users = 2 * plan.saturate_conversations + plan.idle_users
+                log(f"setting up {users} users, friendships and conversations through the API")
+                results["chat1.setup_seconds"] = target.populate(plan.saturate_conversations, plan.idle_users)
+                message_phases(target, plan, results, "chat1", out_dir, profile_pid=target.single_worker_pid)
         log("auth: logins through the gateway with the default scrypt cost (own small stack)")
         results["auth"] = auth_bench.run_with_own_stack(plan.auth_seconds, 4)
 
@@ -224,8 +221,9 @@ def run(args: argparse.Namespace) -> dict:
     results["elapsed_s"] = time.monotonic() - started
     results["load_average_end"] = procinfo.machine()["load_average"]
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    table = build_table(results)
+    table = build_table(results) + "\n\n" + growth_table(results)
     (out_dir / "table.md").write_text(table + "\n")
+    plot_growth(results, out_dir / "growth.png")
     print(table)
     log(f"done in {results['elapsed_s']:.0f} s; raw figures: {out_dir / 'results.json'}")
     return results
@@ -233,7 +231,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short phases, 1,000 idle sockets (< 3 min)")
+    parser.add_argument("--quick", action="store_true", help="4 s phases, up to 1,000 idle sockets (about 4 minutes)")
     parser.add_argument("--url", help="measure a running stack's gateway instead of starting one")
     parser.add_argument("--chat-pid", type=int, help="with --url: the chat gunicorn master pid (memory, profile)")
     parser.add_argument("--fanout", action="store_true",

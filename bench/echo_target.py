@@ -19,6 +19,7 @@ from shared.testing import require_executable
 from . import procinfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_MEMBERS = 1000  # synthetic user ids are conversation id * MAX_MEMBERS + member index
 
 
 def gunicorn_command(app: str, port: int, worker_connections: int = 12000) -> list[str]:
@@ -116,20 +117,26 @@ class EchoTarget:
     def single_worker_pid(self) -> int:
         return procinfo.children(self.processes[0].pid)[0]
 
-    def conversations(self, count: int, first_id: int = 1) -> list[dict[str, Any]]:
-        """Synthetic 1:1 conversations (the gateway spreads the sockets over the instances)."""
+    def conversations(self, count: int, first_id: int = 1, size: int = 2) -> list[dict[str, Any]]:
+        """Synthetic conversations of `size` members (the gateway spreads the sockets over the instances)."""
         specs = []
         for i in range(count):
             conv_id = first_id + i
             members = []
-            for j in range(2):
-                user_id = 2 * conv_id + j
+            for j in range(size):
+                user_id = MAX_MEMBERS * conv_id + j
                 members.append({"user_id": user_id, "auth": {"user_id": user_id}, "url": self.url})
             specs.append({"id": conv_id, "members": members})
         return specs
 
+    def groups(self, size: int, count: int) -> list[dict[str, Any]]:
+        """`count` conversations of `size` members, ids apart from the direct ones."""
+        return self.conversations(count, first_id=100_000 + 1_000 * size, size=size)
+
     def idle_endpoints(self, count: int) -> tuple[list[dict], list[str]]:
-        return [{"user_id": 10_000_000 + i} for i in range(min(count, 100))], [self.url]
+        # Straight to the instance: what is measured is the instance, and 10,000 sockets through
+        # nginx would take 20,000 of the sandbox's open files in the gateway alone.
+        return [{"user_id": 10_000_000_000 + i} for i in range(min(count, 100))], self.instance_urls[:1]
 
     def history(self, conversation_id: int) -> None:
         return None  # the echo app keeps nothing

@@ -181,6 +181,7 @@ class IdleSockets:
     def __init__(self, target, count: int, processes: int, connect_budget: float):
         self.target = target
         self.count = count
+        self.ready: list[dict[str, Any]] = []
         auths, urls = target.idle_endpoints(count)
         self.pool = WorkerPool(
             [
@@ -195,7 +196,6 @@ class IdleSockets:
                 for share in _shares(count, processes)
             ]
         )
-        self.ready: list[dict[str, Any]] = []
 
     def open(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -223,21 +223,37 @@ def _shares(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def capacity(target, count: int, processes: int, settle: float = 3.0) -> tuple[PhaseResult, IdleSockets]:
-    """Open `count` idle sockets on one instance; report RSS per connection. Returns the open sockets."""
+def idle_ladder(target, steps: tuple[int, ...], processes: int, measure, settle: float = 3.0) -> dict[int, dict]:
+    """Open idle sockets on one instance up to each count in `steps` (adding to those already open) and, at
+    each count, note the worker's memory per idle socket and call `measure(count)` (which returns what to
+    keep with it; `count` is the step, whether or not every socket connected). Every socket is closed at
+    the end."""
     pid = target.single_worker_pid
     rss_before = procinfo.rss_bytes(pid)
-    idle = IdleSockets(target, count, processes, connect_budget=240.0)
-    opened = idle.open()
-    time.sleep(settle)
-    rss_after = procinfo.rss_bytes(pid)
-    connected = max(opened["connected"], 1)
-    figures = dict(opened)
-    figures.update(
-        {
-            "worker_rss_before_mb": rss_before / 2**20,
-            "worker_rss_after_mb": rss_after / 2**20,
-            "kb_per_connection": (rss_after - rss_before) / 1024 / connected,
-        }
-    )
-    return PhaseResult("capacity", figures), idle
+    held: list[IdleSockets] = []
+    figures: dict[int, dict] = {}
+    try:
+        for step in steps:
+            already = sum(idle.count for idle in held)
+            held.append(IdleSockets(target, step - already, processes, connect_budget=240.0))
+            opened = held[-1].open()
+            time.sleep(settle)
+            connected = sum(r["connected"] for idle in held for r in idle.ready)
+            rss = procinfo.rss_bytes(pid)
+            figures[step] = {
+                "requested": step,
+                "connected": connected,
+                "connect_failures": sum(r["connect_failures"] for idle in held for r in idle.ready),
+                "connect_errors": opened["connect_errors"],
+                "transports": opened["transports"],
+                "connect_seconds": opened["connect_seconds"],
+                "worker_rss_before_mb": rss_before / 2**20,
+                "worker_rss_mb": rss / 2**20,
+                "kb_per_connection": (rss - rss_before) / 1024 / max(connected, 1),
+                **measure(step),
+            }
+    finally:
+        closed = [idle.close() for idle in held]
+        if figures:
+            figures[max(figures)]["still_connected"] = sum(c["still_connected"] for c in closed)
+    return figures

@@ -57,6 +57,8 @@ class StackTarget:
         self.users: list[BenchUser] = []
         self.idle_users: list[BenchUser] = []
         self.pairs: list[tuple[BenchUser, BenchUser, int]] = []  # (sender, peer, conversation id)
+        self.group_users: list[BenchUser] = []
+        self.made_groups: dict[int, list[tuple[int, list[BenchUser]]]] = {}  # size -> [(conversation id, members)]
         self._local = threading.local()
 
     # -- processes ---------------------------------------------------------------------------
@@ -91,8 +93,8 @@ class StackTarget:
             raise SetupError(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
         return response.json() if response.content else {}
 
-    def _register(self, index: int) -> BenchUser:
-        user = BenchUser(f"{self.prefix}_{index}")
+    def _register(self, index: int, kind: str = "") -> BenchUser:
+        user = BenchUser(f"{self.prefix}{kind}_{index}")
         self._call("POST", "/auth/register",
                    json={"username": user.username, "email": f"{user.username}@bench.test", "password": PASSWORD})
         body = self._call("POST", "/auth/token", json={"username": user.username, "password": PASSWORD})
@@ -123,7 +125,8 @@ class StackTarget:
 
     def renew_tokens(self) -> None:
         """Fresh access tokens (refresh rotation, no password hashing) for long runs."""
-        stale = [u for u in self.users + self.idle_users if time.monotonic() - u.token_time > TOKEN_RENEW_AFTER]
+        stale = [u for u in self.users + self.idle_users + self.group_users
+                 if time.monotonic() - u.token_time > TOKEN_RENEW_AFTER]
 
         def renew(user: BenchUser) -> None:
             self._take_tokens(user, self._call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token}))
@@ -147,13 +150,41 @@ class StackTarget:
             for sender, peer, conversation_id in self.pairs[:count]
         ]
 
-    def idle_endpoints(self, count: int) -> tuple[list[dict], list[str]]:
+    def groups(self, size: int, count: int) -> list[dict[str, Any]]:
+        """`count` conversations of `size` members each: direct ones for 2, else groups made through the API
+        (the creator befriends the others, then `POST /api/conversations`); made once per size."""
+        if size == 2:
+            return self.conversations(count)
+        made = self.made_groups.setdefault(size, [])
+        if len(made) < count:
+            with ThreadPoolExecutor(SETUP_THREADS) as pool:
+                for _ in range(count - len(made)):
+                    members = list(pool.map(self._register, range(len(self.group_users), len(self.group_users) + size),
+                                            ["g"] * size))
+                    self.group_users.extend(members)
+                    creator = members[0]
+                    list(pool.map(self._befriend, [(creator, other) for other in members[1:]]))
+                    body = self._call("POST", "/api/conversations", token=creator.access_token,
+                                      json={"title": f"bench {size}", "members": [m.username for m in members[1:]]})
+                    made.append((int(body["conversation"]["id"]), members))
         self.renew_tokens()
-        return [{"token": u.access_token} for u in self.idle_users], [self.base_url]
+        return [
+            {"id": conversation_id,
+             "members": [{"user_id": u.id, "auth": {"token": u.access_token}, "url": self.base_url} for u in members]}
+            for conversation_id, members in made[:count]
+        ]
+
+    def idle_endpoints(self, count: int) -> tuple[list[dict], list[str]]:
+        # Straight to the instance when its port is known: what is measured is the instance, and
+        # 10,000 sockets through nginx would take 20,000 of the sandbox's open files in the gateway alone.
+        self.renew_tokens()
+        return [{"token": u.access_token} for u in self.idle_users], (self.chat_urls[:1] or [self.base_url])
 
     def history(self, conversation_id: int) -> list[dict]:
         """Every stored message of the conversation, oldest first (paged with after=)."""
-        token = next(s.access_token for s, _, cid in self.pairs if cid == conversation_id)
+        senders = [s for s, _, cid in self.pairs if cid == conversation_id]
+        senders += [m[0] for made in self.made_groups.values() for cid, m in made if cid == conversation_id]
+        token = senders[0].access_token
         messages: list[dict] = []
         after = 0
         for _ in range(HISTORY_MAX_PAGES):

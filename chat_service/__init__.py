@@ -52,6 +52,9 @@ def create_app(config: Config | None = None) -> Flask:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
+        from .realtime import pings
+
+        pings.install()
         async_mode = "gevent"
 
     app = Flask(__name__)

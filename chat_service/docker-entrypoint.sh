@@ -3,5 +3,5 @@
 # One gevent worker per instance (long-polling needs it); scale with more instances + REDIS_URL.
 set -e
 python -m chat_service.migrate
-exec gunicorn -k gevent -w 1 --worker-connections 10000 --no-control-socket \
+exec gunicorn -k gevent -w 1 --worker-connections 12000 --no-control-socket \
     -b "0.0.0.0:${PORT:-8100}" chat_service.wsgi:app

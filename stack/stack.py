@@ -274,7 +274,7 @@ class Stack:
         """The stack, in start order (stopped in reverse). Add a service with one line."""
         gunicorn = (self.python, "-m", "gunicorn", "--no-control-socket", "--graceful-timeout", "5")
         gthread = (*gunicorn, "-k", "gthread", "-w", "2", "--threads", "4")
-        gevent = (*gunicorn, "-k", "gevent", "-w", "1", "--worker-connections", "10000")
+        gevent = (*gunicorn, "-k", "gevent", "-w", "1", "--worker-connections", "12000")
 
         def spec(name: str, port: int, argv: Sequence[str], env: Mapping[str, str], **kw) -> ProcessSpec:
             return ProcessSpec(name, port, tuple(argv), env, self.log_dir / f"{name}.log",

@@ -2,6 +2,7 @@
 python-socketio client over WebSocket, PostgreSQL."""
 
 import itertools
+import json
 import os
 import secrets
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import simple_websocket
 import socketio
 
 from chat_service.migrate import upgrade
@@ -24,7 +26,7 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def start_instance(env: dict, port: int, log_path: Path) -> subprocess.Popen:
-    command = [str(GUNICORN), "-k", "gevent", "-w", "1", "--worker-connections", "10000", "--no-control-socket",
+    command = [str(GUNICORN), "-k", "gevent", "-w", "1", "--worker-connections", "12000", "--no-control-socket",
                "-b", f"127.0.0.1:{port}", "chat_service.wsgi:app"]
     log = open(log_path, "wb")
     return subprocess.Popen(command, cwd=REPO, env={**env, "INSTANCE_ID": f"test-{port}"}, stdout=log,
@@ -45,6 +47,14 @@ def wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
     pytest.fail(f"gunicorn did not become healthy: {log_path.read_text()[-2000:]}")
 
 
+def instance_env(database_url: str, redis_url: str, **settings: str) -> dict:
+    spec = ",".join(f"{kid}:{key.decode()}" for kid, key in KEY_RING.keys.items())
+    return {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_KEYS": spec,
+            "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "AUTH_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
+            "ALLOWED_ORIGINS": "http://allowed.example", "REDIS_PREFIX": f"chat-test-{secrets.token_hex(4)}",
+            "PRESENCE_TTL": "6", **settings}
+
+
 @pytest.fixture(scope="module", params=["redis", "sharded"])
 def cluster(tmp_path_factory, request):
     require_postgres()
@@ -52,13 +62,8 @@ def cluster(tmp_path_factory, request):
     logs = tmp_path_factory.mktemp("gunicorn")
     with temporary_postgres_database("chat_system") as database_url:
         upgrade(database_url)
-        spec = ",".join(f"{kid}:{key.decode()}" for kid, key in KEY_RING.keys.items())
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_KEYS": spec,
-               "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "AUTH_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
-               "ALLOWED_ORIGINS": "http://allowed.example", "REDIS_PREFIX": f"chat-test-{secrets.token_hex(4)}",
-               "PRESENCE_TTL": "6", "SOCKETIO_MANAGER": request.param,
-               # Longer than the tests wait: a refusal then proves the invalidation through Redis.
-               "FRIENDSHIP_CACHE_TTL": "120"}
+        # Longer than the tests wait: a refusal then proves the invalidation through Redis.
+        env = instance_env(database_url, redis_url, SOCKETIO_MANAGER=request.param, FRIENDSHIP_CACHE_TTL="120")
         instances = []
         try:
             for _ in range(2):
@@ -241,3 +246,35 @@ def test_a_resend_through_another_instance_reaches_each_connection_once(cluster,
         assert b.wait_for("message")["client_id"] == "dup-2"
     finally:
         b.sio.disconnect()
+
+
+def test_an_idle_socket_gets_its_pings_on_time_and_stays_open(tmp_path):
+    """Pings come from a timer per socket, a little early at random (chat_service/realtime/pings.py):
+    never later than the interval the handshake announced, so clients on any network keep the socket."""
+    require_postgres()
+    with temporary_postgres_database("chat_pings") as database_url:
+        upgrade(database_url)
+        env = instance_env(database_url, require_redis(), PING_INTERVAL="5", PING_TIMEOUT="5")
+        port, log_path = free_port(), tmp_path / "gunicorn.log"
+        process = start_instance(env, port, log_path)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
+            ws = simple_websocket.Client.connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
+            opened = json.loads(ws.receive(timeout=5)[1:])
+            assert (opened["pingInterval"], opened["pingTimeout"]) == (5000, 5000)
+            ws.send("40" + json.dumps({"token": user(1, "alice")["token"]}))
+            assert ws.receive(timeout=5).startswith("40{")
+            answered, gaps = time.monotonic(), []
+            while len(gaps) < 3:  # 15 s: longer than interval + timeout, so a missed ping would have closed it
+                received = ws.receive(timeout=7)
+                assert received is not None, "no ping within the interval: the server dropped the socket"
+                if received != "2":
+                    continue  # a Socket.IO event (presence), not a ping
+                gaps.append(time.monotonic() - answered)
+                ws.send("3")
+                answered = time.monotonic()
+            assert all(4.5 - 0.3 <= gap <= 5.0 + 0.3 for gap in gaps), gaps
+            ws.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
