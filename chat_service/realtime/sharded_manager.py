@@ -217,6 +217,8 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                     self._subscribe(pubsub, wanted)
                 if self._broken:
                     self._broken = False
+                    # Membership changes published meanwhile never reached this cache.
+                    self.cache.forget_conversations()
                     log.warning("queue subscription is back; asking local clients to resynchronise")
                     self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
                 for message in pubsub.listen():
