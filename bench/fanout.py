@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Pair:
         self.conversation_id = conversation_id
         self.sent = 0
         self.received = 0
-        self.failed = 0
+        self.failed: Counter[str] = Counter()  # failed sends by error code ("timeout": no ack)
         self.sender = self._connect(url, sender.access_token)
         self.peer = self._connect(url, peer.access_token)
         self.peer.on("message", self._on_message)
@@ -78,9 +79,9 @@ class Pair:
                 if ack and ack.get("ok"):
                     self.sent += 1
                 else:
-                    self.failed += 1
+                    self.failed[((ack or {}).get("error") or {}).get("code", "no ack")] += 1
             except socketio.exceptions.TimeoutError:
-                self.failed += 1
+                self.failed["timeout"] += 1
 
     def close(self) -> None:
         for client in (self.sender, self.peer):
@@ -130,7 +131,7 @@ def measure(target: StackTarget, chat_urls: list[str], plan: FanoutPlan) -> dict
             "cpu_ms_per_delivered": 1000 * cpu / delivered if delivered else None,
         })
     return {
-        "sent": sum(p.sent for p in pairs), "failed": sum(p.failed for p in pairs),
+        "sent": sum(p.sent for p in pairs), "failed": dict(sum((p.failed for p in pairs), Counter())),
         "received_by_peers": sum(p.received for p in pairs), "instances": instances,
         "mean": {key: mean([i[key] for i in instances]) for key in instances[0]},
     }
@@ -143,18 +144,23 @@ def mean(values: list) -> float | None:
 
 def table(results: dict) -> str:
     lines = [
-        "| manager | instances | sent | lost | received / instance | delivered / instance "
+        "| manager | instances | sent | failed sends | lost | received / instance | delivered / instance "
         "| for nobody / instance | CPU for nobody / instance (ms) | CPU per delivered message (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, run in results["runs"].items():
         manager, instances = key.split(":")
         m = run["mean"]
         lines.append(
-            f"| {manager} | {instances} | {run['sent']} | {run['sent'] - run['received_by_peers']} "
+            f"| {manager} | {instances} | {run['sent']} | {_failures(run['failed'])} "
+            f"| {run['sent'] - run['received_by_peers']} "
             f"| {m['received']:.0f} | {m['delivered']:.0f} | {m['undeliverable']:.0f} "
             f"| {m['undeliverable_cpu_ms']:.1f} | {_fmt(m['cpu_ms_per_delivered'])} |")
     return "\n".join(lines)
+
+
+def _failures(failed: dict[str, int]) -> str:
+    return ", ".join(f"{count} {code}" for code, count in failed.items()) or "0"
 
 
 def _fmt(value: float | None) -> str:
@@ -168,21 +174,23 @@ def plot(results: dict, path: Path) -> None:
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(1, 3, figsize=(15, 4.5))
-    series = (("received", "events received per instance"),
-              ("undeliverable_cpu_ms", "CPU on events for nobody here, ms per instance"),
-              ("cpu_ms_per_delivered", "worker CPU per delivered message, ms"))
-    for axis, (key, title) in zip(axes, series):
-        for manager in MANAGERS:
-            runs = [(int(k.split(":")[1]), run["mean"][key]) for k, run in results["runs"].items()
-                    if k.startswith(manager + ":") and run["mean"][key] is not None]
-            if runs:
-                axis.plot(*zip(*runs), marker="o", label=manager)
+    # (axis title, ((figure, line style), ...)): received and delivered share the first axis.
+    series = (("events per instance: received (solid), delivered (dashed)", (("received", "-"), ("delivered", "--"))),
+              ("CPU on events for nobody here, ms per instance", (("undeliverable_cpu_ms", "-"),)),
+              ("worker CPU per delivered message, ms", (("cpu_ms_per_delivered", "-"),)))
+    for axis, (title, figures) in zip(axes, series):
+        for manager, colour in zip(MANAGERS, ("tab:blue", "tab:orange")):
+            for key, style in figures:
+                runs = [(int(k.split(":")[1]), run["mean"][key]) for k, run in results["runs"].items()
+                        if k.startswith(manager + ":") and run["mean"][key] is not None]
+                if runs:
+                    axis.plot(*zip(*runs), marker="o", linestyle=style, color=colour, label=manager if len(figures) == 1 else f"{manager} {key}")
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("chat instances")
         axis.set_xscale("log", base=2)
         axis.set_xticks(results["plan"]["instances"], [str(n) for n in results["plan"]["instances"]])
         axis.set_ylim(bottom=0)
-        axis.legend()
+        axis.legend(fontsize=8)
     figure.suptitle(f"Socket.IO fan-out at a fixed load per instance ({results['plan']['rate_per_instance']:g} msg/s); "
                     "noisy shared machine", fontsize=11)
     figure.tight_layout()

@@ -62,7 +62,7 @@ class Config:
     # How Socket.IO events travel between instances (with REDIS_URL): "redis", one channel
     # that every instance reads, or "sharded", channels per shard of user rooms that an
     # instance reads only while it hosts someone of the shard (realtime/sharded_manager.py).
-    socketio_manager: str = "redis"
+    socketio_manager: str = "sharded"
     # An instance hosting u users reads about min(u, shards) shards, so the saving needs
     # shards well above users per instance; channels cost Redis little.
     socketio_shards: int = 1024
@@ -110,7 +110,7 @@ class Config:
             friendship_cache_ttl=_env_float("FRIENDSHIP_CACHE_TTL", 5.0, source),
             ping_interval=env_int("PING_INTERVAL", 60, source, minimum=5),
             ping_timeout=env_int("PING_TIMEOUT", 20, source, minimum=5),
-            socketio_manager=env_str("SOCKETIO_MANAGER", "redis", source).strip().lower(),
+            socketio_manager=env_str("SOCKETIO_MANAGER", "sharded", source).strip().lower(),
             socketio_shards=env_int("SOCKETIO_SHARDS", 1024, source, minimum=1),
             message_edit_window=env_int("MESSAGE_EDIT_WINDOW", 24 * 3600, source, minimum=0),
             attachment_dir=env_str("ATTACHMENT_DIR", "attachments", source),

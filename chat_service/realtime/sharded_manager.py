@@ -237,6 +237,8 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                     self._subscribe(pubsub, wanted)
                 if self._broken:
                     self._broken = False
+                    # Membership changes published meanwhile never reached this cache.
+                    self.cache.forget_conversations()
                     log.warning("queue subscription is back; asking local clients to resynchronise")
                     self.emit(RESYNC_EVENT, {}, namespace="/", ignore_queue=True)
                 for message in (self._cluster_messages(pubsub) if self._cluster else pubsub.listen()):

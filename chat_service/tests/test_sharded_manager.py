@@ -14,7 +14,7 @@ import socketio
 
 from shared.testing import RedisServer, require_redis
 
-from ..cache import INVALIDATING_EVENTS, LookupCache
+from ..cache import INVALIDATING_EVENTS, ConversationFacts, LookupCache
 from ..realtime.rooms import is_user_room, user_room
 from ..realtime.sharded_manager import ShardedRedisManager, shard_of
 
@@ -174,12 +174,15 @@ def test_after_a_redis_restart_subscriptions_come_back_with_resync_and_publishin
         sid = one.connect(room)
         two.server.emit("typing", {}, to=room)
         wait_until(lambda: one.manager.counters.delivered == 1)
+        one.manager.cache.remember_conversation(ConversationFacts(7, "group", None, frozenset({1, 2})))
 
         server.kill()
         wait_until(lambda: one.manager._broken and two.manager._broken)
         server.start()
         # Back: `resync` to the local connections, the shard subscribed again...
         wait_until(lambda: one.manager.counters.delivered == 2 and not one.manager._broken)
+        # ...the cached memberships dropped, since changes to them published meanwhile were lost...
+        assert one.manager.cache.conversation(7) is None
         wait_until(lambda: not two.manager._broken)
         client = redis.Redis.from_url(server.url)
         wait_until(lambda: subscribers(client, one.manager.shard_channel(4)) == 1)

@@ -529,7 +529,8 @@ def delivery_figures(outboxes: list[Outbox], clients: list[ChatClient], members:
     delivered: (message, member's client) pairs seen live or in a catch-up;
     lost: acknowledged messages missing from history + pairs never seen;
     duplicated: the same message twice on one connection;
-    out_of_order: a live message with an id below one that came before it on its connection.
+    out_of_order: a live message with an id below one that came before it on its connection
+    (`out_of_order_examples` names the first ones: client, connection, conversation, ids).
     """
     tags = tuple(f"{outbox.tag}-" for outbox in outboxes)
     stored = {m["id"]: m for messages in histories.values() for m in messages}
@@ -546,14 +547,17 @@ def delivery_figures(outboxes: list[Outbox], clients: list[ChatClient], members:
                     live += message["id"] in live_ids[client.name]
                 else:
                     missed += 1
-    duplicated = out_of_order = 0
+    duplicated = 0
+    out_of_order: list[str] = []
     for client in clients:
-        for link in client.links:
+        for number, link in enumerate(client.links):
             ours = [m for m in link.messages if (m["client_id"] or "").startswith(tags)]
             duplicated += len(ours) - len({m["id"] for m in ours})
             last: dict[int, int] = {}
             for m in ours:
-                out_of_order += m["id"] < last.get(m["conversation_id"], 0)
+                if m["id"] < last.get(m["conversation_id"], 0):
+                    out_of_order.append(f"{client.name} connection {number} ({link.url}), conversation "
+                                        f"{m['conversation_id']}: {m['id']} after {last[m['conversation_id']]}")
                 last[m["conversation_id"]] = max(m["id"], last.get(m["conversation_id"], 0))
     reconnects = [r.seconds for client in clients for r in client.reconnects if r.started >= since]
     return {
@@ -570,6 +574,7 @@ def delivery_figures(outboxes: list[Outbox], clients: list[ChatClient], members:
         "acked_but_lost": len(lost_messages),
         "lost": len(lost_messages) + missed,
         "duplicated": duplicated,
-        "out_of_order": out_of_order,
+        "out_of_order": len(out_of_order),
+        "out_of_order_examples": out_of_order[:5],
         "reconnect_seconds": seconds_summary(reconnects),
     }

@@ -186,7 +186,7 @@ def under_traffic(world: World, name: str, fault: Callable[[list[Sender]], None]
     assert [f for c in world.clients.values() for f in c.failures] == []
     assert row["acknowledged"] == row["sent"] == row["stored"] > 0, row
     assert row["acked_but_lost"] == row["never_delivered"] == row["duplicated"] == row["stored_twice"] == 0, row
-    assert row["out_of_order"] == 0, row
+    assert row["out_of_order"] == 0, row["out_of_order_examples"]
     return row
 
 
