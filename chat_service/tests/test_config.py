@@ -12,9 +12,12 @@ def test_a_redis_cluster_is_named_by_its_seed_nodes():
     assert cluster_nodes(config.redis_url) == [("10.0.0.1", 7000), ("10.0.0.2", 7001)]
 
 
+def test_a_redis_cluster_gets_the_sharded_manager_by_default():
+    assert Config.from_env({"REDIS_URL": CLUSTER_URL}).socketio_manager == "sharded"
+
+
 @pytest.mark.parametrize("env, says", [
     # python-socketio's manager reads one server: it cannot follow a cluster.
-    ({"REDIS_URL": CLUSTER_URL}, "SOCKETIO_MANAGER must be 'sharded'"),
     ({"REDIS_URL": CLUSTER_URL, "SOCKETIO_MANAGER": "redis"}, "SOCKETIO_MANAGER must be 'sharded'"),
     ({"REDIS_URL": "redis+cluster://10.0.0.1:7000/1", "SOCKETIO_MANAGER": "sharded"}, "database"),
     ({"REDIS_URL": "redis+cluster://10.0.0.1,10.0.0.2:7001", "SOCKETIO_MANAGER": "sharded"}, "host:port"),
