@@ -3,13 +3,13 @@
 The user's row stays, marked deleted, so their messages keep a sender; every payload then
 names them "Deleted user" (payloads.py). Their friendships and pending friend requests go,
 so their direct conversations become read-only and their friends' lists drop them at once
-(`friend_removed`). Applying it again changes nothing, so every instance may apply what it
+(`friend_removed`), as do the other side's pending requests (`friend_request_cancelled`). Applying it again changes nothing, so every instance may apply what it
 hears without coordinating with the others.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from shared.database import transaction
@@ -38,8 +38,11 @@ def _mark_deleted(session: Session, user_id: int) -> None:
     friends = friend_ids(session, user_id)
     session.execute(delete(Friendship).where(
         or_(Friendship.user_low_id == user_id, Friendship.user_high_id == user_id)))
-    session.execute(delete(FriendRequest).where(
-        or_(FriendRequest.from_user_id == user_id, FriendRequest.to_user_id == user_id)))
+    theirs = or_(FriendRequest.from_user_id == user_id, FriendRequest.to_user_id == user_id)
+    for request in session.scalars(select(FriendRequest).where(theirs)):
+        other = request.to_user_id if request.from_user_id == user_id else request.from_user_id
+        queue_event(session, "friend_request_cancelled", {"id": request.id}, [other])
+    session.execute(delete(FriendRequest).where(theirs))
     session.flush()
     if friends:
         queue_event(session, "friend_removed", {"friend": user_payload(user)}, friends)
