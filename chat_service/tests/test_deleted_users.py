@@ -44,7 +44,7 @@ def test_a_deleted_user_leaves_friend_lists_and_their_messages_show_deleted_user
 
     removed = [event["args"][0] for event in bob_socket.get_received() if event["name"] == "friend_removed"]
     assert removed == [{"friend": {"id": alice.id, "username": "Deleted user", "created_at": alice.created_at,
-                                   "deleted": True}}]
+                                   "avatar_url": None, "deleted": True}}]
     bob_socket.disconnect()
     for friend in (bob, carol):
         assert client.get("/api/friends", headers=friend.headers).get_json()["friends"] == []
