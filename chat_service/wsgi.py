@@ -20,3 +20,10 @@ atexit.register(app.extensions[EXTENSION].shutdown)
 if app.extensions[EXTENSION].deleted_accounts is not None:
     app.extensions[EXTENSION].maintenance.ensure_started()
     app.extensions[EXTENSION].session_ends.ensure_started()
+# python-socketio subscribes to the queue only when the first socket connects; until then this
+# instance would miss other instances' events, and with them the changes they drop from its lookup
+# cache (members, friendships, users), which its REST answers rely on. So subscribe now.
+server = app.extensions[EXTENSION].socketio.server
+if not server.manager_initialized:
+    server.manager_initialized = True
+    server.manager.initialize()
