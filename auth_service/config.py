@@ -53,6 +53,8 @@ class Config:
     refresh_token_ttl: int = 30 * 24 * 3600
     # Seconds during which a just-spent refresh token may be presented again (services/tokens.py says why).
     refresh_reuse_grace: int = 5
+    # Seconds between two attempts to announce deleted accounts that Redis was down for.
+    deletion_announce_interval: int = 30
     scrypt_n: int = 2**15
     scrypt_r: int = 8
     scrypt_p: int = 1
@@ -89,6 +91,7 @@ class Config:
             access_token_ttl=env_int("ACCESS_TOKEN_TTL", 900, source, minimum=1),
             refresh_token_ttl=env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600, source, minimum=1),
             refresh_reuse_grace=env_int("REFRESH_REUSE_GRACE", 5, source, minimum=0),
+            deletion_announce_interval=env_int("DELETION_ANNOUNCE_INTERVAL", 30, source, minimum=1),
             scrypt_n=env_int("PASSWORD_SCRYPT_N", 2**15, source, minimum=2),
             scrypt_r=env_int("PASSWORD_SCRYPT_R", 8, source, minimum=1),
             scrypt_p=env_int("PASSWORD_SCRYPT_P", 1, source, minimum=1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.sqltypes import UTCDateTime
@@ -15,6 +15,9 @@ class Base(DeclarativeBase):
     pass
 
 
+UNANNOUNCED = text("deleted_at IS NOT NULL AND deletion_announced_at IS NULL")
+
+
 class User(Base):
     __tablename__ = "users"
     # The lower-cased copies carry the unique constraints, so the database itself
@@ -22,6 +25,8 @@ class User(Base):
     __table_args__ = (
         UniqueConstraint("username_normalized", name="uq_users_username_normalized"),
         UniqueConstraint("email_normalized", name="uq_users_email_normalized"),
+        # The few deletions still to announce, found without reading every user.
+        Index("ix_users_unannounced_deletions", "id", sqlite_where=UNANNOUNCED, postgresql_where=UNANNOUNCED),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -34,6 +39,9 @@ class User(Base):
     # A deleted account keeps its row, without email or password, so nobody can register its
     # username again and pass for the person its friends knew.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=False), nullable=True)
+    # When chat was told of the deletion; unset while Redis was unreachable, so it is told later
+    # (services/account_deletion.py).
+    deletion_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=False), nullable=True)
 
 
 class RefreshToken(Base):

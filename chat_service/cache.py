@@ -14,7 +14,8 @@ event cost a third of a message's CPU, so this process keeps them:
   also expire after `friendship_ttl` seconds: a removed friend whose invalidation
   was lost can post for at most that long;
 - user payloads: written only by `users.remember_user`, which drops the entry when
-  a username changes (a sender always passes it on this instance first).
+  a username changes (a sender always passes it on this instance first); a new or
+  removed avatar publishes `user_updated`, which drops it on every instance.
 
 Invalidation runs when this process commits the change (`db.Database`) and when any
 instance's event arrives through the Socket.IO manager (`realtime/managers.py`).
@@ -34,7 +35,7 @@ SESSION_KEY = "lookup_cache"
 # Events saying a conversation's members changed (its id is the payload's `id`).
 MEMBERSHIP_EVENTS = ("conversation", "conversation_updated")
 # Events that drop cached entries: every instance must see them, whoever they are for.
-INVALIDATING_EVENTS = frozenset({"friend_removed", *MEMBERSHIP_EVENTS})
+INVALIDATING_EVENTS = frozenset({"friend_removed", "user_updated", *MEMBERSHIP_EVENTS})
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class LookupCache:
             friend = payload.get("friend") if isinstance(payload, dict) else None
             if isinstance(friend, dict) and friend.get("deleted") and isinstance(friend.get("id"), int):
                 self.forget_user(friend["id"])  # an account deleted: its name goes
+        elif name == "user_updated":
+            user = payload.get("user") if isinstance(payload, dict) else None
+            if isinstance(user, dict) and isinstance(user.get("id"), int):
+                self.forget_user(user["id"])
         elif name in MEMBERSHIP_EVENTS and isinstance(payload, dict) and isinstance(payload.get("id"), int):
             self.forget_conversation(payload["id"])
 

@@ -29,6 +29,8 @@ class User(Base):
     # Set when auth announces the account deleted (services/deleted_users.py): the row stays for
     # the messages, which then show "Deleted user" as their sender.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The storage key of their avatar (services/avatars.py), if they set one.
+    avatar_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_users_username_lower", func.lower(username)),)
 

@@ -23,6 +23,13 @@ atexit.register(app.extensions[EXTENSION].shutdown)
 if app.extensions[EXTENSION].deleted_accounts is not None:
     app.extensions[EXTENSION].maintenance.ensure_started()
     app.extensions[EXTENSION].session_ends.ensure_started()
+# python-socketio subscribes to the queue only when the first socket connects; until then this
+# instance would miss other instances' events, and with them the changes they drop from its lookup
+# cache (members, friendships, users), which its REST answers rely on. So subscribe now.
+server = app.extensions[EXTENSION].socketio.server
+if not server.manager_initialized:
+    server.manager_initialized = True
+    server.manager.initialize()
 # Greenlets do not record the stack and greenlet that spawned them (a debugging aid gevent keeps
 # by default): 44 fewer tracked objects and 7 KB less per open WebSocket (docs/benchmarks.md).
 gevent.config.track_greenlet_tree = False

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import redis
+import dataclasses
+import time
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from auth_service import db
+from auth_service.deletion_announcer import start_announcing
+from auth_service.services.account_deletion import announce_deletions
+from auth_service.state import EXTENSION
 from shared.account_deletions import AccountDeletions
+from shared.testing import free_port, wait_until
 
 from .conftest import ORIGIN, PASSWORD, AuthActions, assert_error
 
@@ -81,3 +91,52 @@ def test_deletion_ends_every_session_and_is_announced_to_chat(make_app, redis_se
     assert_error(actions.client.get("/auth/users?q=a", headers=other), 401, "unauthorized")
     assert deletions.pending() == [user_id]
     client.close()
+
+
+def redis_down_for_announcements(app):
+    """The app as if Redis went away after the password check (nothing listens on that port; no
+    retries inside redis-py, which would only make each attempt slower); its own state (with Redis)
+    is returned, to put back."""
+    state = app.extensions[EXTENSION]
+    gone = redis.Redis(port=free_port(), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    down = AccountDeletions(gone, state.deletions.prefix)
+    app.extensions[EXTENSION] = dataclasses.replace(state, deletions=down)
+    return state
+
+
+def test_a_deletion_redis_was_down_for_is_announced_by_the_next_one(make_app, redis_settings):
+    app = make_app(**redis_settings, sessions_prefix=redis_settings["redis_prefix"])
+    state = redis_down_for_announcements(app)
+    actions = AuthActions(app.test_client())
+    actions.register()
+    actions.register("bob")
+    alice_id = actions.client.get("/auth/me", headers=actions.bearer()).get_json()["user"]["id"]
+    bob_headers = actions.bearer("bob")
+    bob_id = actions.client.get("/auth/me", headers=bob_headers).get_json()["user"]["id"]
+
+    assert delete_account(actions, actions.bearer()).status_code == 204
+    assert state.deletions.pending() == []  # chat heard nothing, but auth remembers
+
+    app.extensions[EXTENSION] = state  # Redis is back
+    assert delete_account(actions, bob_headers).status_code == 204
+    assert state.deletions.pending() == [alice_id, bob_id]
+    with app.app_context():
+        assert announce_deletions(db.session(), state.deletions) == 0  # each is announced once
+
+
+def test_the_background_retry_announces_what_an_outage_held_back(make_app, redis_settings):
+    app = make_app(**redis_settings, sessions_prefix=redis_settings["redis_prefix"],
+                   deletion_announce_interval=1)
+    state = redis_down_for_announcements(app)
+    actions = AuthActions(app.test_client())
+    actions.register()
+    user_id = actions.client.get("/auth/me", headers=actions.bearer()).get_json()["user"]["id"]
+    assert delete_account(actions, actions.bearer()).status_code == 204
+    stop = start_announcing(app)
+    try:
+        time.sleep(1.5)
+        assert state.deletions.pending() == []  # still down: kept, tried again
+        app.extensions[EXTENSION] = state
+        wait_until(lambda: state.deletions.pending() == [user_id], 5, "the retry to announce the deletion")
+    finally:
+        stop.set()

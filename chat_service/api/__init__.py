@@ -57,7 +57,7 @@ def register_api(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     # Routes register on import.
     from . import (account_data, attachments, blocks, conversations, friends, groups, health,  # noqa: F401
-                   messages, search)
+                   messages, profile, search)
 
     app.register_blueprint(api)
     app.register_blueprint(health.probes)

@@ -16,7 +16,6 @@ from flask import Response, jsonify, request, send_file
 from shared.errors import NotFound, ValidationError
 
 from .. import db
-from ..models import Attachment
 from ..services import attachments, media
 from ..state import app_state
 from . import api, current_user_id
@@ -54,8 +53,8 @@ def upload_attachment():
 @api.get("/attachments/<id:attachment_id>")
 def download_attachment(attachment_id: int):
     attachment = attachments.readable(db.session(), current_user_id(), attachment_id)
-    return _send(attachment, attachment.storage_key, attachment.content_type,
-                 inline=attachment.kind == "image", name=attachment.name)
+    return send_stored(attachment.storage_key, attachment.content_type, inline=attachment.kind == "image",
+                       name=attachment.name)
 
 
 @api.get("/attachments/<id:attachment_id>/thumbnail")
@@ -63,11 +62,12 @@ def download_thumbnail(attachment_id: int):
     attachment = attachments.readable(db.session(), current_user_id(), attachment_id)
     if attachment.thumbnail_key is None:
         raise NotFound("This attachment has no thumbnail.")
-    return _send(attachment, attachment.thumbnail_key, media.THUMBNAIL_TYPE, inline=True,
-                 name=f"thumbnail-{attachment.id}.webp")
+    return send_stored(attachment.thumbnail_key, media.THUMBNAIL_TYPE, inline=True,
+                       name=f"thumbnail-{attachment.id}.webp")
 
 
-def _send(attachment: Attachment, key: str, content_type: str, *, inline: bool, name: str) -> Response:
+def send_stored(key: str, content_type: str, *, inline: bool, name: str) -> Response:
+    """The stored file `key` (the caller has authorized it), with the headers that keep it inert."""
     rt = app_state()
     if rt.config.attachment_accel_prefix:
         # nginx serves the file; it keeps Content-Type, Content-Disposition and Cache-Control and
@@ -76,7 +76,7 @@ def _send(attachment: Attachment, key: str, content_type: str, *, inline: bool, 
         response.headers["X-Accel-Redirect"] = rt.config.attachment_accel_prefix + key
     else:
         response = send_file(rt.storage.path(key), mimetype=content_type, conditional=True,
-                             etag=f"attachment-{attachment.id}-{key[:8]}")
+                             etag=key[:16])
     _set_disposition(response, "inline" if inline else "attachment", name)
     response.headers.update(SECURITY_HEADERS)
     return response

@@ -1,5 +1,6 @@
 """What an uploaded file is, judged from its bytes (never from its name or the client's
-Content-Type); for images, the copy without metadata that is kept and a thumbnail.
+Content-Type); for images, the copy without metadata that is kept and a thumbnail; for
+avatars, a small square picture drawn again from the pixels alone.
 
 Only JPEG, PNG, GIF and WebP that Pillow decodes are images (shown inline). Anything
 else, including a file whose bytes only claim to be an image, is a file: always served
@@ -20,7 +21,8 @@ IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "
 # Decoding costs memory per pixel: larger pictures are kept as files, not decoded.
 MAX_IMAGE_PIXELS = 40_000_000
 THUMBNAIL_SIZE = (320, 320)
-THUMBNAIL_TYPE = "image/webp"
+AVATAR_SIZE = (256, 256)
+THUMBNAIL_TYPE = AVATAR_TYPE = "image/webp"
 DOWNLOAD_TYPE = "application/octet-stream"
 # Types a browser could render or run; the sniffer recognises binary formats only, but a
 # file is never labelled with one of these whatever a library says.
@@ -94,11 +96,35 @@ def _without_metadata(image: Image.Image) -> tuple[bytes, int, int]:
     return out.getvalue(), upright.width, upright.height
 
 
+def avatar(storage: DirectoryStorage, key: str) -> str | None:
+    """The stored upload `key` as an avatar: the key of a new AVATAR_SIZE square WebP (the
+    middle of the picture, upright, first frame, no metadata), or None when its bytes are not
+    an image decoded here. The upload itself stays for the caller to delete."""
+    try:
+        with storage.open(key) as stored, Image.open(stored, formats=list(IMAGE_FORMATS)) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                return None
+            image.load()
+            square = _webp(ImageOps.fit(_upright_pixels(image), AVATAR_SIZE))
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return None
+    return storage.save_stream([square])[0]
+
+
 def _thumbnail(image: Image.Image) -> bytes:
-    image.seek(0)
-    small = ImageOps.exif_transpose(image)
-    small = small.convert("RGBA" if small.mode in ("RGBA", "LA", "P", "PA") else "RGB")
+    small = _upright_pixels(image)
     small.thumbnail(THUMBNAIL_SIZE)
+    return _webp(small)
+
+
+def _upright_pixels(image: Image.Image) -> Image.Image:
+    """The first frame, turned as its EXIF says, as plain pixels (with alpha if it has any)."""
+    image.seek(0)
+    upright = ImageOps.exif_transpose(image)
+    return upright.convert("RGBA" if upright.mode in ("RGBA", "LA", "P", "PA") else "RGB")
+
+
+def _webp(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    small.save(out, format="WEBP", quality=80)
+    image.save(out, format="WEBP", quality=80)
     return out.getvalue()

@@ -16,8 +16,17 @@ def user_payload(user: User) -> dict[str, Any]:
     if user.deleted_at is not None:
         # The name goes with the account; `deleted` lets clients show it differently.
         return {"id": user.id, "username": DELETED_USER_NAME, "created_at": format_timestamp(user.created_at),
-                "deleted": True}
-    return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at)}
+                "avatar_url": None, "deleted": True}
+    return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at),
+            "avatar_url": avatar_url(user)}
+
+
+def avatar_url(user: User) -> str | None:
+    """Where the avatar is (services/avatars.py says who may fetch it); a new one gets a new
+    address, so a browser's cached copy of the old one is never shown for it."""
+    if user.avatar_key is None:
+        return None
+    return f"/api/users/{user.id}/avatar?v={user.avatar_key[:12]}"
 
 
 def message_payload(message: Message, sender: User, *, reactions: list[dict[str, Any]] | None = None,

@@ -171,7 +171,8 @@ class TestUser:
 
     @property
     def payload(self) -> dict:
-        return {"id": self.id, "username": self.username, "created_at": self.created_at}
+        """As chat shows the user before they set an avatar."""
+        return {"id": self.id, "username": self.username, "created_at": self.created_at, "avatar_url": None}
 
 
 class Auth:

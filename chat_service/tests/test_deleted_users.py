@@ -44,7 +44,7 @@ def test_a_deleted_user_leaves_friend_lists_and_their_messages_show_deleted_user
 
     removed = [event["args"][0] for event in bob_socket.get_received() if event["name"] == "friend_removed"]
     assert removed == [{"friend": {"id": alice.id, "username": "Deleted user", "created_at": alice.created_at,
-                                   "deleted": True}}]
+                                   "avatar_url": None, "deleted": True}}]
     bob_socket.disconnect()
     for friend in (bob, carol):
         assert client.get("/api/friends", headers=friend.headers).get_json()["friends"] == []
@@ -60,11 +60,23 @@ def test_a_deleted_user_leaves_friend_lists_and_their_messages_show_deleted_user
     assert client.post("/api/friend-requests", json={"username": "alice"}, headers=bob.headers).status_code == 404
 
 
-def test_pending_friend_requests_of_a_deleted_user_go(app, client, auth, deletions):
+def test_pending_friend_requests_of_a_deleted_user_go(app, client, auth, socketio, deletions):
     alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
-    assert client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers).status_code == 201
-    assert client.post("/api/friend-requests", json={"username": "alice"}, headers=carol.headers).status_code == 201
+    to_bob = client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers)
+    from_carol = client.post("/api/friend-requests", json={"username": "alice"}, headers=carol.headers)
+    assert (to_bob.status_code, from_carol.status_code) == (201, 201)
+    sockets = {user.id: socketio.test_client(app, auth={"token": user.token}) for user in (bob, carol)}
+    for socket in sockets.values():
+        socket.get_received()
+
     apply_deletion(app, deletions, alice.id)
+
+    # Both pages drop the request at once: its recipient's incoming list, its sender's outgoing one.
+    for user, request in ((bob, to_bob), (carol, from_carol)):
+        cancelled = [event["args"][0] for event in sockets[user.id].get_received()
+                     if event["name"] == "friend_request_cancelled"]
+        assert cancelled == [{"id": request.get_json()["request"]["id"]}]
+        sockets[user.id].disconnect()
     assert client.get("/api/friend-requests?direction=incoming", headers=bob.headers).get_json()["requests"] == []
     assert client.get("/api/friend-requests?direction=outgoing", headers=carol.headers).get_json()["requests"] == []
 

@@ -1,10 +1,13 @@
-"""Every page passes axe-core with no serious or critical violation, in both themes and both sizes."""
+"""Every page passes axe-core with no serious or critical violation, in both themes and both sizes:
+chats, friends, the account page and the account deletion page (with avatars shown as pictures)."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
+from PIL import Image
 
 from .conftest import DESKTOP, PHONE, api_session, befriend, new_username
 
@@ -38,9 +41,17 @@ def test_every_page_has_no_serious_accessibility_violation(live_stack, browser, 
                                 json={"text": text, "client_id": f"a11y-{time.monotonic_ns()}"}, timeout=10)
         assert response.status_code == 201, response.text
     bob_api.post(f"{base}/api/conversations/{direct_id}/messages", json={"text": "hi", "client_id": "a11y-d"}, timeout=10)
+    # Avatars as pictures too (alice's own, and bob's in her lists), not only as initials.
+    for session in (alice_api, bob_api):
+        photo = io.BytesIO()
+        Image.new("RGB", (80, 80), (40, 140, 90)).save(photo, format="PNG")
+        avatar = session.put(f"{base}/api/me/avatar", files={"file": ("me.png", photo.getvalue(), "image/png")},
+                             timeout=10)
+        assert avatar.status_code == 200, avatar.text
 
     logged_in = [("chat", "/chat"), ("chat-group", f"/chat/{group['id']}"), ("chat-direct", f"/chat/{direct_id}"),
-                 ("friends", "/friends"), ("not-found", "/no-such-page")]
+                 ("friends", "/friends"), ("account", "/account"), ("account-delete", "/account/delete"),
+                 ("not-found", "/no-such-page")]
     logged_out = [("login", "/login"), ("register", "/register")]
     problems = []
     for scheme in ("light", "dark"):

@@ -1,5 +1,6 @@
 """Deleting an account on a phone: a confirmation step asks for the password; the user lands on
-the login page, and the friend's open chat shows "Deleted user" without a reload."""
+the login page, the friend's open chat shows "Deleted user" and the request they sent leaves the
+Friends page of its recipient, both without a reload."""
 
 from __future__ import annotations
 
@@ -16,15 +17,22 @@ pytestmark = pytest.mark.browser
 def test_a_phone_user_deletes_their_account_and_the_friend_sees_deleted_user(start_stack, browser, screenshot):
     with start_stack(redis=True) as stack:
         base = stack.url
-        leaving, staying = new_username("leaving"), new_username("staying")
-        leaver, friend = api_session(base, leaving), api_session(base, staying)
+        leaving, staying, asked = new_username("leaving"), new_username("staying"), new_username("asked")
+        leaver, friend, stranger = api_session(base, leaving), api_session(base, staying), api_session(base, asked)
         conversation_id = befriend(base, leaver, friend, staying)
+        requested = leaver.post(f"{base}/api/friend-requests", json={"username": asked}, timeout=10)
+        assert requested.status_code == 201, requested.text
         sent = leaver.post(f"{base}/api/conversations/{conversation_id}/messages",
                            json={"text": "so long", "client_id": "bye-1"}, timeout=10)
         assert sent.status_code == 201, sent.text
         phone_ctx, phone = signed_in_page(browser, base, leaver, PHONE)
         desk_ctx, desk = signed_in_page(browser, base, friend, DESKTOP)
+        asked_ctx, asked_page = signed_in_page(browser, base, stranger, DESKTOP)
         try:
+            asked_page.goto("/friends")
+            incoming = asked_page.locator("#incoming-requests")
+            expect(incoming.get_by_text(leaving)).to_be_visible()
+            asked_page.wait_for_function("() => document.getElementById('connection-status').hidden")
             desk.goto(f"/chat/{conversation_id}")
             expect(desk.locator(".conversation-name").first).to_have_text(leaving)
             desk.wait_for_function("() => document.getElementById('connection-status').hidden")
@@ -50,6 +58,10 @@ def test_a_phone_user_deletes_their_account_and_the_friend_sees_deleted_user(sta
             expect(desk.locator(".bubble", has_text="so long")).to_be_visible()
             expect(desk.locator(".pane").get_by_text("Deleted user").first).to_be_visible()
             screenshot(desk, "friend-sees-deleted-user-desktop")
+            # The request the deleted user had sent is gone from its recipient's page, and the badge with it.
+            expect(incoming.get_by_text("No requests waiting.")).to_be_visible()
+            expect(asked_page.locator("#request-badge")).to_be_hidden()
         finally:
+            asked_ctx.close()
             phone_ctx.close()
             desk_ctx.close()

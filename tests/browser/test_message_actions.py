@@ -20,10 +20,11 @@ def send(base, session, conversation_id: int, text: str, **body) -> dict:
     return response.json()["message"]
 
 
-def pair(base):
+def pair(base, *, with_names: bool = False):
     alice_name, bob_name = new_username("alice"), new_username("bob")
     alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
-    return alice_api, bob_api, befriend(base, alice_api, bob_api, bob_name)
+    found = alice_api, bob_api, befriend(base, alice_api, bob_api, bob_name)
+    return (*found, bob_name) if with_names else found
 
 
 def message(page, text):
@@ -33,7 +34,7 @@ def message(page, text):
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_edit_in_place_and_delete_are_seen_live(live_stack, browser, screenshot, viewport):
     base = live_stack.url
-    alice_api, bob_api, conversation_id = pair(base)
+    alice_api, bob_api, conversation_id, bob_name = pair(base, with_names=True)
     send(base, alice_api, conversation_id, "first words")
     alice_ctx, alice = signed_in_page(browser, base, alice_api, viewport)
     bob_ctx, bob = signed_in_page(browser, base, bob_api, viewport)
@@ -51,18 +52,22 @@ def test_edit_in_place_and_delete_are_seen_live(live_stack, browser, screenshot,
         expect(alice.locator("#composer-text")).to_be_focused()
 
         alice.locator("#composer-text").press("ArrowUp")
-        alice.locator(".edit-text").fill("better words")
+        edited = f"better words, @{bob_name}"
+        alice.locator(".edit-text").fill(edited)
         alice.locator(".edit-text").press("Enter")
-        expect(alice.locator(".message .bubble")).to_have_text(["better words"])
-        expect(bob.locator(".message .bubble")).to_have_text(["better words"])
+        expect(alice.locator(".message .bubble")).to_have_text([edited])
+        expect(bob.locator(".message .bubble")).to_have_text([edited])
         expect(bob.locator(".message .edited")).to_have_text(["(edited)"])
+        # A mention written in an edit is shown as one on both pages, and as of the reader on theirs.
+        expect(alice.locator(".message .bubble .mention")).to_have_text([f"@{bob_name}"])
+        expect(bob.locator(".message.mentions-me .bubble .mention")).to_have_text([f"@{bob_name}"])
         screenshot(alice, f"message-edited-{viewport['width']}")
 
         # The conversation list's preview follows the edit.
         if viewport is DESKTOP:
-            expect(bob.locator(".conversation-item .conversation-preview")).to_have_text(["better words"])
+            expect(bob.locator(".conversation-item .conversation-preview")).to_have_text([edited])
 
-        mine = message(alice, "better words")
+        mine = message(alice, edited)
         mine.hover()
         mine.locator(".delete-button").click()
         alice.locator(".delete-yes").click()

@@ -6,8 +6,9 @@ generates requests that fit the document (positive) and requests that break it
 non-5xx, with a status code, content type and body the document declares.
 
 Random ids almost never name a real row, so operations with ids in their path
-get a third round on real ones: a conversation with a friend and a pending
-friend request of the fuzzing user, with generated queries and bodies.
+get a third round on real ones: a conversation with a friend, a pending friend
+request of the fuzzing user and the friend (with an avatar), with generated
+queries and bodies.
 
 Findings are collected across all operations (not stopped at the first), so one
 run reports everything; the summary names the operations and example counts.
@@ -15,6 +16,7 @@ run reports everything; the summary names the operations and example counts.
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections import Counter
 
@@ -23,6 +25,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -64,7 +67,12 @@ def fuzz_user(live_stack) -> tuple[dict[str, str], dict[str, int]]:
     conversation_id = me.post(f"{base}/api/friend-requests/{request_id}/accept", timeout=10).json()["conversation_id"]
     friend.post(f"{base}/api/conversations/{conversation_id}/messages", json={"text": "hi"}, timeout=10).raise_for_status()
     pending = stranger.post(f"{base}/api/friend-requests", json={"username": name}, timeout=10).json()["request"]["id"]
-    return dict(me.headers), {"conversation_id": conversation_id, "request_id": pending}
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(picture, format="PNG")
+    avatar = friend.put(f"{base}/api/me/avatar", files={"file": ("me.png", picture.getvalue(), "image/png")}, timeout=10)
+    avatar.raise_for_status()
+    return dict(me.headers), {"conversation_id": conversation_id, "request_id": pending,
+                              "user_id": avatar.json()["user"]["id"]}
 
 
 def fuzz_operation(operation, mode: GenerationMode, base_url: str, headers: dict[str, str],

@@ -31,6 +31,9 @@ class ChatClient(ServiceClient):
     def messages(self, caller: Caller, conversation_id: int, limit: int = 50) -> dict[str, Any]:
         return self._get(caller, f"/api/conversations/{conversation_id}/messages", {"limit": limit})
 
+    def me(self, caller: Caller) -> dict[str, Any]:
+        return self._get(caller, "/api/me")["user"]
+
     def my_data(self, caller: Caller) -> dict[str, Any]:
         return self._get(caller, "/api/me/data")
 

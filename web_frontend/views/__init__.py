@@ -9,6 +9,9 @@ from ..state import app_state
 
 
 def layout_context() -> dict[str, Any]:
-    """What the header of every logged-in page shows: the user and the incoming request count."""
-    incoming = app_state().chat.friend_requests(caller(), "incoming")
-    return {"user": current_user(), "incoming_count": len(incoming)}
+    """What the header of every logged-in page shows: the user (with the avatar chat keeps) and
+    the incoming request count."""
+    chat = app_state().chat
+    incoming = chat.friend_requests(caller(), "incoming")
+    user = {**current_user(), "avatar_url": chat.me(caller())["avatar_url"]}
+    return {"user": user, "incoming_count": len(incoming)}

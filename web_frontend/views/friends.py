@@ -36,8 +36,11 @@ def _render(group: dict | None = None, status: int = 200):
     relation.update({r["to"]["id"]: ("outgoing", r["id"]) for r in outgoing})
     relation.update({r["from"]["id"]: ("incoming", r["id"]) for r in incoming})
     relation[context["user"]["id"]] = ("you", None)
+    # auth finds the people; chat knows the avatars of those this user may see.
+    avatars = {u["id"]: u["avatar_url"] for u in [*friends, *(r["from"] for r in incoming),
+                                                  *(r["to"] for r in outgoing), context["user"]]}
     results = [
-        {"user": user, "relation": relation.get(user["id"], ("none", None))[0],
+        {"user": {**user, "avatar_url": avatars.get(user["id"])}, "relation": relation.get(user["id"], ("none", None))[0],
          "request_id": relation.get(user["id"], ("none", None))[1]}
         for user in (auth.search_users(caller(), query) if query else [])
     ]

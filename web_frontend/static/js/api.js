@@ -32,9 +32,11 @@ export function goToLogin() {
   location.assign(`/login?next=${encodeURIComponent(next)}`);
 }
 
+// `body`: sent as JSON, or as it is when FormData (multipart, with the browser's boundary).
 export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   for (let attempt = 0; ; attempt += 1) {
     let response;
     try {
@@ -42,7 +44,7 @@ export async function api(path, { method = "GET", body } = {}) {
         method,
         headers,
         credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || form ? body : JSON.stringify(body),
       });
     } catch {
       throw new ApiError(0, "offline", "You appear to be offline.");

@@ -4,7 +4,8 @@ import { api } from "./api.js";
 import { Attention, bindAttentionSettings } from "./attention.js";
 import { ConversationView } from "./conversation.js";
 import { BlockButton } from "./blocking.js";
-import { announce, directPartner } from "./dom.js";
+import { bindAvatarForm } from "./avatar_form.js";
+import { announce, directPartner, showNewAvatar } from "./dom.js";
 import { isFriendsPage, refreshFriendsPage } from "./friends_page.js";
 import { GroupPanel } from "./group_panel.js";
 import { seedPresence, setPresence } from "./presence.js";
@@ -42,7 +43,10 @@ function start() {
   bindShortcuts();
   bindAttentionSettings();
 
+  bindAvatarForm();
+
   connection.on("presence", ({ user_id: userId, online }) => setPresence(userId, online));
+  connection.on("user_updated", ({ user }) => showNewAvatar(user));
   connection.on("friend_request", (request) => {
     // The count comes from the server, not +1: the catch-up on connecting may already include this one.
     refreshRequestBadge();

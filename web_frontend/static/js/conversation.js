@@ -1,7 +1,7 @@
 // One open conversation: history with paging, live messages, sending, typing and "seen".
 import { api } from "./api.js";
 import { AttachmentTray, attachmentSummary, attachmentsNode } from "./attachments.js";
-import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
+import { announce, avatar, conversationTitle, directPartner, drawAvatar, el, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { linkify } from "./linkify.js";
 import { MessageActions } from "./message_actions.js";
@@ -85,8 +85,7 @@ export class ConversationView {
     const title = conversationTitle(this.conversation, this.me);
     const partner = directPartner(this.conversation, this.me);
     root.querySelector("#conversation-title").textContent = title;
-    const avatarNode = root.querySelector("#conversation-avatar");
-    avatarNode.textContent = title.slice(0, 1).toUpperCase();
+    drawAvatar(root.querySelector("#conversation-avatar"), title, partner);
     const former = { left: "You left this group", removed: "You were removed from this group" };
     const subtitle = partner
       ? (this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
@@ -106,7 +105,10 @@ export class ConversationView {
     const showSender = !mine && this.conversation.kind === "group";
     const status = el("span", { className: "message-status" });
     const node = el("li", { className: `message${mine ? " mine" : ""}${pending ? " pending" : ""}` }, [
-      showSender ? el("span", { className: "message-sender", text: message.sender.username }) : null,
+      showSender ? el("div", { className: "message-byline" }, [
+        avatar(message.sender.username, { user: message.sender, className: "avatar avatar-xs" }),
+        el("span", { className: "message-sender", text: message.sender.username }),
+      ]) : null,
       message.text || message.deleted ? el("div", { className: "bubble" }, richText(message.text)) : null,
       attachmentsNode(message.attachments),
       el("span", { className: "message-meta" }, [

@@ -12,10 +12,33 @@ export function el(tag, { className, text, attrs, dataset } = {}, children = [])
   return node;
 }
 
-export function avatar(name, extraChildren = []) {
-  const hue = [...name].reduce((sum, ch) => sum + ch.charCodeAt(0), 0) % 5;
-  return el("span", { className: "avatar", text: name.slice(0, 1).toUpperCase(),
-    attrs: { "aria-hidden": "true" }, dataset: { hue: String(hue) } }, extraChildren);
+// Avatars: the user's picture, else the initial of `name`. A node that shows a user carries
+// their id, so a new picture (`user_updated`) is drawn on every one on the page at once.
+const avatarUrls = new Map(); // user id -> the newest avatar_url heard of here (null: none)
+
+export function avatar(name, { user = null, children = [], className = "avatar" } = {}) {
+  const node = el("span", { className, attrs: { "aria-hidden": "true" } }, children);
+  drawAvatar(node, name, user);
+  return node;
+}
+
+export function drawAvatar(node, name, user) {
+  node.dataset.hue = String([...name].reduce((sum, ch) => sum + ch.charCodeAt(0), 0) % 5);
+  node.dataset.initial = name.slice(0, 1).toUpperCase();
+  if (user) node.dataset.userId = String(user.id);
+  else delete node.dataset.userId;
+  drawFace(node, user && !user.deleted ? (avatarUrls.has(user.id) ? avatarUrls.get(user.id) : user.avatar_url) : null);
+}
+
+function drawFace(node, url) {
+  node.querySelector(":scope > .avatar-face")?.remove();
+  node.prepend(url ? el("img", { className: "avatar-face", attrs: { src: url, alt: "" } })
+    : el("span", { className: "avatar-face", text: node.dataset.initial }));
+}
+
+export function showNewAvatar(user) {
+  avatarUrls.set(user.id, user.avatar_url);
+  for (const node of document.querySelectorAll(`.avatar[data-user-id="${user.id}"]`)) drawFace(node, user.avatar_url);
 }
 
 const sameDay = (a, b) => a.toDateString() === b.toDateString();

@@ -2,7 +2,7 @@
 // roles, renaming, adding friends, removing members and making admins (admins only), leaving.
 // The server tells every member what changed (`conversation_updated`); this panel redraws from it.
 import { api } from "./api.js";
-import { announce, el } from "./dom.js";
+import { announce, avatar, el } from "./dom.js";
 
 export class GroupPanel {
   constructor({ pane, me, conversation, friends, onChange }) {
@@ -118,6 +118,7 @@ export class GroupPanel {
       actions.push(remove);
     }
     return el("li", { className: "group-member", dataset: { username: member.username } }, [
+      avatar(member.username, { user: member, className: "avatar avatar-sm" }),
       el("span", { className: "person-name", text: me ? `${member.username} (you)` : member.username }),
       member.role === "admin" ? el("span", { className: "tag", text: "Admin" }) : null,
       el("span", { className: "person-actions" }, actions),

@@ -115,7 +115,7 @@ export class Sidebar {
     const link = el("a", {
       attrs: { href: `/chat/${conversation.id}`, "aria-current": conversation.id === this.openId ? "page" : null },
     }, [
-      avatar(title, partner ? [presenceDot(partner.id)] : []),
+      avatar(title, { user: partner, children: partner ? [presenceDot(partner.id)] : [] }),
       el("span", { className: "conversation-body" }, [
         el("span", { className: "conversation-top" }, [
           el("span", { className: "conversation-name", text: title }),
