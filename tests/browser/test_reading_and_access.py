@@ -3,6 +3,7 @@ remembered before the first paint, keyboard shortcuts and screen-reader announce
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -50,12 +51,13 @@ def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
         expect(bob_run.last.locator(".message-meta time")).to_be_visible()
         screenshot(page, f"new-messages-divider-{size}")
 
-        # Scrolled up, new messages are counted on the jump button.
+        # Scrolled up, the unread messages below are counted on the jump button, new ones too.
         jump = page.locator(".jump-latest")
-        expect(jump).to_be_visible()
+        expect(jump).to_have_text(re.compile(r"↓ \d+ new messages"))
+        below = int(jump.inner_text().split()[1])
         send(base, carol_api, group, "count me")
         send(base, carol_api, group, "me too")
-        expect(jump).to_have_text("↓ 2 new messages")
+        expect(jump).to_have_text(f"↓ {below + 2} new messages")
         screenshot(page, f"jump-to-latest-{size}")
         jump.click()
         expect(page.locator(".message .bubble").last).to_be_in_viewport()
@@ -73,6 +75,56 @@ def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
                     dayLabel(new Date(2026, 10, 20, 9), now), dayLabel(new Date(2025, 0, 2, 9), now)];
         }""")
         assert labels == ["Today", "Yesterday", "Friday, November 20", "Thursday, January 2, 2025"]
+    finally:
+        context.close()
+
+
+def unread_count(base, session, conversation_id: int) -> int:
+    conversations = session.get(f"{base}/api/conversations", timeout=10).json()["conversations"]
+    return next(c["unread_count"] for c in conversations if c["id"] == conversation_id)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_what_was_on_screen_is_read_and_the_rest_counted(live_stack, browser, screenshot, viewport):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    direct = befriend(base, alice_api, bob_api, bob_name)
+    for n in range(1, 33):
+        send(base, alice_api, direct, f"news item {n}")
+    context, page = signed_in_page(browser, base, bob_api, viewport)
+    size = "phone" if viewport == PHONE else "desktop"
+    try:
+        page.goto(f"/chat/{direct}")
+        expect(page.locator(".unread-divider")).to_be_in_viewport()
+        # The jump button counts exactly the messages still below the screen ...
+        jump = page.locator(".jump-latest")
+        expect(jump).to_have_text(re.compile(r"↓ \d+ new messages"))
+        below = page.evaluate("""() => {
+            const bottom = document.getElementById("message-scroller").getBoundingClientRect().bottom;
+            return [...document.querySelectorAll("#message-list > .message")]
+                .filter((node) => node.getBoundingClientRect().bottom > bottom + 1).length;
+        }""")
+        assert 0 < below < 32
+        expect(jump).to_have_text(f"↓ {below} new messages")
+        screenshot(page, f"read-up-to-screen-{size}")
+        # ... and what was on screen is read: the list's badge, after going back, is what is left.
+        deadline = time.monotonic() + 10
+        while unread_count(base, bob_api, direct) != below and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert unread_count(base, bob_api, direct) == below
+        page.goto("/chat")
+        expect(page.locator(f'.conversation-item[data-conversation-id="{direct}"] .badge')).to_have_text(str(below))
+
+        # Opening again starts at the first of those; reaching the bottom reads everything.
+        page.goto(f"/chat/{direct}")
+        expect(page.locator(".unread-divider + .message .bubble")).to_have_text(f"news item {33 - below}")
+        jump.click()
+        expect(jump).to_be_hidden()
+        deadline = time.monotonic() + 10
+        while unread_count(base, bob_api, direct) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert unread_count(base, bob_api, direct) == 0
     finally:
         context.close()
 

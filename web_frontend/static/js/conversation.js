@@ -9,6 +9,7 @@ import { mentions, withMentions } from "./mentions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
+import { lastVisibleId } from "./timeline.js";
 
 // Links first (an address may hold an "@"), then mentions in the plain text between them.
 const richText = (text) => linkify(text).flatMap(
@@ -245,7 +246,7 @@ export class ConversationView {
     });
     this.scroller.addEventListener("scroll", () => {
       if (this.scroller.scrollTop < NEAR_BOTTOM_PX) this.loadOlder();
-      if (this.nearBottom()) this.markReadIfVisible();
+      this.markReadIfVisible();
     });
     document.addEventListener("visibilitychange", () => this.markReadIfVisible());
     window.addEventListener("focus", () => this.markReadIfVisible());
@@ -394,9 +395,11 @@ export class ConversationView {
     if (this.markers.move(userId, messageId)) this.updateStatuses();
   }
 
+  // Up to the newest message on screen: what has been seen is read, the rest stays unread.
   markReadIfVisible() {
-    const last = this.lastId();
-    if (!last || last <= this.lastReadSent || document.visibilityState !== "visible" || !this.nearBottom()) return;
+    if (document.visibilityState !== "visible") return;
+    const last = lastVisibleId(this.scroller, this.list);
+    if (!last || last <= this.lastReadSent) return;
     this.lastReadSent = last;
     this.connection.emit("read", { conversation_id: this.id, message_id: last }, 5000).then((ack) => {
       if (!ack.ok) this.lastReadSent = 0; // try again on the next chance
