@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +98,7 @@ def test_notifications_mute_mentions_title_favicon_and_sound(live_stack, browser
         page.goto(f"/chat/{group}")
         mute = page.locator(".mute-toggle")
         expect(mute).to_have_attribute("aria-pressed", "false")
+        open_conversation_actions(page)
         mute.click()
         expect(mute).to_have_attribute("aria-pressed", "true")
         assert alice_api.get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]["muted"] is True
@@ -127,6 +128,7 @@ def test_notifications_mute_mentions_title_favicon_and_sound(live_stack, browser
         page.locator("#settings-menu > summary").click()
         expect(page.locator("#sound-toggle")).to_be_checked()
         page.keyboard.press("Escape")
+        open_conversation_actions(page)
         page.locator(".mute-toggle").click()
         expect(page.locator(".mute-toggle")).to_have_attribute("aria-pressed", "false")
         assert alice_api.get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]["muted"] is False

@@ -129,6 +129,58 @@ def test_what_was_on_screen_is_read_and_the_rest_counted(live_stack, browser, sc
         context.close()
 
 
+def test_a_phone_header_shows_the_group_name_and_keeps_every_action(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    befriend(base, alice_api, bob_api, bob_name)
+    name = "Weekend hiking plans"  # 20 characters
+    group = alice_api.post(f"{base}/api/conversations", json={"title": name, "members": [bob_name]},
+                           timeout=10).json()["conversation"]["id"]
+    context = browser.new_context(base_url=base, viewport=PHONE, has_touch=True)
+    context.add_cookies([{"name": c.name, "value": c.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
+                         for c in alice_api.cookies])
+    page = context.new_page()
+    try:
+        page.goto(f"/chat/{group}")
+        title = page.locator("#conversation-title")
+        expect(title).to_have_text(name)
+        expect(page.locator("#conversation-actions > .button")).to_have_count(3)  # search, mute, members
+        assert title.evaluate("(node) => node.scrollWidth <= node.clientWidth"), "the name is cut"
+        screenshot(page, "phone-group-header")
+
+        # By touch: "⋯" opens the actions, and each one still works.
+        more = page.get_by_role("button", name="Conversation actions")
+        more.tap()
+        expect(more).to_have_attribute("aria-expanded", "true")
+        for action in ("Search", "Mute", "Members"):
+            expect(page.locator("#conversation-actions").get_by_role("button", name=action)).to_be_visible()
+        screenshot(page, "phone-conversation-actions")
+        page.get_by_role("button", name="Members").tap()
+        expect(page.locator("#group-panel")).to_be_visible()
+        expect(more).to_have_attribute("aria-expanded", "false")
+
+        # By keyboard: Enter opens it on its first action, Esc closes it back onto "⋯".
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#conversation-search-toggle")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#search-conversation")).to_be_visible()
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(".mute-toggle")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator(".mute-toggle")).to_be_hidden()
+        expect(more).to_be_focused()
+
+        # On a desktop the actions stay in the header, without the menu.
+        page.set_viewport_size(DESKTOP)
+        expect(more).to_be_hidden()
+        expect(page.locator(".mute-toggle")).to_be_visible()
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_theme_is_remembered_and_follows_the_system(live_stack, browser, screenshot, viewport):
     base = live_stack.url

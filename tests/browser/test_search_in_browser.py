@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +58,7 @@ def test_search_marks_matches_and_jumps_to_an_old_message(live_stack, browser, s
         screenshot(page, f"search-jump-{name}")
 
         # Within this chat, from its header: only its messages; the jump stays on the page.
+        open_conversation_actions(page)
         page.locator("#conversation-search-toggle").click()
         page.locator("#search-conversation").fill("filler 7")
         in_chat = page.locator("#search-conversation-results .search-result")

@@ -1,7 +1,7 @@
 // Getting the user's attention: desktop notifications, an optional sound, the unread total in
 // the tab title and on the favicon, and muting a conversation (kept by the server per member).
 import { api } from "./api.js";
-import { conversationTitle, el } from "./dom.js";
+import { conversationTitle } from "./dom.js";
 import { mentions } from "./mentions.js";
 
 const SOUND_KEY = "parley.sound";
@@ -174,12 +174,12 @@ export class Attention {
 
   // ----- mute (per member, on the server) -----
   bindMuteToggle() {
-    const head = document.querySelector(".pane-head");
-    if (!head || !this.openId) return;
+    const actions = document.querySelector(".pane-actions");
+    if (!actions || !this.openId) return;
     this.muteButton = document.createElement("button");
     this.muteButton.type = "button";
     this.muteButton.className = "button button-ghost button-small mute-toggle";
-    head.append(this.muteButton);
+    actions.append(this.muteButton);
     this.muteButton.addEventListener("click", () => this.toggleMute());
     this.renderMute();
   }
@@ -187,9 +187,7 @@ export class Attention {
   renderMute() {
     if (!this.muteButton) return;
     const muted = Boolean(this.sidebar.get(this.openId)?.muted);
-    // The word is read out everywhere but shown only where there is room (app.css).
-    this.muteButton.replaceChildren(muted ? "🔕 " : "🔔 ",
-      el("span", { className: "button-word", text: muted ? "Muted" : "Mute" }));
+    this.muteButton.textContent = muted ? "🔕 Muted" : "🔔 Mute";
     this.muteButton.setAttribute("aria-pressed", String(muted));
     this.muteButton.title = muted ? "Notifications off, except when you are mentioned" : "Turn notifications off";
   }
