@@ -277,3 +277,28 @@ def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
         expect(announcer).to_have_text(f"New message from {bob_name}")
     finally:
         context.close()
+
+
+def test_the_read_only_notice_keeps_the_last_message_in_view(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    direct = befriend(base, alice_api, bob_api, bob_name)
+    for n in range(1, 31):
+        send(base, bob_api, direct, f"line {n}")
+    context, page = signed_in_page(browser, base, alice_api, PHONE)
+    try:
+        page.goto(f"/chat/{direct}")
+        jump = page.locator(".jump-latest")
+        jump.click()
+        expect(jump).to_be_hidden()
+        last = page.locator(".message").last
+        expect(last).to_be_in_viewport(ratio=1)
+        # bob unfriends alice while she reads at the bottom: the notice appears, the last line stays in view.
+        assert bob_api.delete(f"{base}/api/friends/{alice_name}", timeout=10).status_code == 204
+        expect(page.locator("#read-only-notice")).to_be_visible()
+        expect(last).to_be_in_viewport(ratio=1)
+        expect(jump).to_be_hidden()
+        screenshot(page, "read-only-notice-at-bottom-phone")
+    finally:
+        context.close()

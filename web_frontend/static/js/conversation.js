@@ -264,6 +264,7 @@ export class ConversationView {
   // group I left or was removed from, are read-only: say why, and take the composer away
   // instead of letting messages fail.
   setWritable(writable) {
+    const stick = this.nearBottom(); // the notice takes room from the messages
     this.writable = writable;
     this.input.disabled = !writable;
     this.tray.setEnabled(writable);
@@ -272,6 +273,7 @@ export class ConversationView {
     this.readOnlyNotice.textContent = this.readOnlyReason();
     this.form.classList.toggle("read-only", !writable);
     this.renderHeader();
+    if (stick) this.scrollToBottom();
   }
 
   readOnlyReason() {
