@@ -134,3 +134,34 @@ def test_notifications_mute_mentions_title_favicon_and_sound(live_stack, browser
         assert alice_api.get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]["muted"] is False
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("answer, shown", [
+    ("default", "Notifications are not enabled: allow them when the browser asks."),
+    ("denied", "Notifications are blocked in this browser's settings."),
+], ids=["dismissed", "denied"])
+def test_enabling_notifications_says_why_they_stay_off(live_stack, browser, answer, shown):
+    base = live_stack.url
+    alice_api = api_session(base, new_username("alice"))
+    context, page = signed_in_page(browser, base, alice_api)
+    # The browser's question dismissed, or notifications blocked for the site.
+    context.add_init_script(f"""
+    window.Notification = class {{
+      static permission = "default";
+      static requestPermission() {{
+        window.Notification.permission = "{answer}";
+        return Promise.resolve("{answer}");
+      }}
+    }};""")
+    try:
+        page.goto("/chat")
+        page.locator("#settings-menu > summary").click()
+        expect(page.locator("#notification-state")).to_have_text("Notifications are not enabled.")
+        page.keyboard.press("Escape")
+        page.locator("#notify-prompt [data-enable-notifications]").click()
+        expect(page.locator("#notify-prompt [data-notification-state]")).to_have_text(shown)
+        expect(page.locator("#notify-prompt [data-notification-state]")).to_be_visible()
+        page.locator("#settings-menu > summary").click()
+        expect(page.locator("#notification-state")).to_have_text(shown)
+    finally:
+        context.close()

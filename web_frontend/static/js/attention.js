@@ -126,17 +126,22 @@ export function bindAttentionSettings() {
   const row = document.getElementById("notification-settings");
   const prompt = document.getElementById("notify-prompt");
   const buttons = [...document.querySelectorAll("[data-enable-notifications]")];
-  const state = document.getElementById("notification-state");
-  const render = () => {
+  const states = [...document.querySelectorAll("[data-notification-state]")];
+  // `asked`: the browser answered a request just now, so "not enabled" says what to do.
+  const render = (asked = false) => {
     const supported = "Notification" in window;
     const permission = supported ? Notification.permission : "unsupported";
     if (row) row.hidden = false;
-    if (prompt) prompt.hidden = permission !== "default";
+    // Just refused: the prompt stays to say so (without its button); on the next page it is gone.
+    if (prompt) prompt.hidden = permission !== "default" && !(asked && permission === "denied");
     for (const button of buttons) button.hidden = permission !== "default";
-    if (state) {
-      state.textContent = permission === "granted" ? "Desktop notifications are on."
-        : permission === "denied" ? "Notifications are blocked in this browser's site settings."
-          : permission === "unsupported" ? "This browser cannot show notifications." : "";
+    const text = permission === "granted" ? "Desktop notifications are on."
+      : permission === "denied" ? "Notifications are blocked in this browser's settings."
+        : permission === "unsupported" ? "This browser cannot show notifications."
+          : asked ? "Notifications are not enabled: allow them when the browser asks." : "Notifications are not enabled.";
+    // The settings line always; the list's prompt only once it was used, so it stays short until then.
+    for (const state of states) {
+      if (asked || !state.closest("#notify-prompt")) state.textContent = text;
     }
   };
   // Asked only on this click, never on load: browsers ignore or penalise unprompted requests.
@@ -145,7 +150,7 @@ export function bindAttentionSettings() {
       try {
         await Notification.requestPermission();
       } finally {
-        render();
+        render(true);
       }
     });
   }
