@@ -212,11 +212,13 @@ export class Attention {
   }
 
   // ----- totals: title and favicon -----
-  // Muted conversations do not count, as in the list's own badges they still show.
+  // A muted conversation counts only its mentions of me (they notify, so they count); the
+  // list's own badges still show all its unread messages.
   updateTotal() {
     let total = 0;
     for (const conversation of this.sidebar.conversations.values()) {
-      if (conversation.id !== this.openId && !conversation.muted) total += conversation.unread_count || 0;
+      if (conversation.id === this.openId) continue;
+      total += (conversation.muted ? conversation.unread_mentions : conversation.unread_count) || 0;
     }
     if (document.visibilityState !== "visible") total += this.unseenWhileHidden;
     this.badge.set(total);
