@@ -5,8 +5,9 @@ tsvector column, 'simple' configuration, GIN index) and SQLite FTS5 on the embed
 default. Both follow every change of `messages.text` by themselves.
 
 A query is split on whitespace; every word must occur, and the last one also matches as
-a prefix (search as you type), unless it is one letter alone. Each word is handed to the database's own parser as a
-quoted phrase, so it is split exactly as the stored texts were ("e-mail" finds "e-mail").
+a prefix (search as you type), unless it is one letter alone. Each word is handed to the
+database's own parser as a quoted phrase, so it is split exactly as the stored texts were
+("e-mail" finds "e-mail").
 """
 
 from __future__ import annotations
