@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -17,6 +18,7 @@ from ..cache import ConversationFacts, lookup_cache
 from ..events import queue_event
 from ..models import Attachment, Block, Conversation, Friendship, Member, Message, User, ordered_pair
 from . import attachments
+from .mentions import mentions
 from .message_details import message_payloads
 from .payloads import conversation_payload
 from .validation import USERNAME
@@ -223,21 +225,29 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
                                      {**payload, "attachments": last_attachments[payload["conversation_id"]]})
         for payload in message_payloads(session, list(last_rows.values()), user_id)}
 
+    my_marker = (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id)
+    is_unread = (Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
+                 Message.sender_id != user_id, Message.deleted_at.is_(None),
+                 (Member.left_message_id.is_(None)) | (Message.id <= Member.left_message_id))
     unread = dict(session.execute(
-        select(Message.conversation_id, func.count())
-        .join(Member, (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id))
-        .where(Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
-               Message.sender_id != user_id, Message.deleted_at.is_(None),
-               (Member.left_message_id.is_(None)) | (Message.id <= Member.left_message_id))
+        select(Message.conversation_id, func.count()).join(Member, my_marker).where(*is_unread)
         .group_by(Message.conversation_id)
     ).all())
+    # Unread messages of groups that mention me: they count even where I muted the group. The
+    # database narrows by the text; the exact rule is the browser's (mentions.py).
+    unread_mentions = Counter(conversation_id for conversation_id, text, username in session.execute(
+        select(Message.conversation_id, Message.text, User.username).join(Member, my_marker)
+        .join(Conversation, Conversation.id == Message.conversation_id).join(User, User.id == user_id)
+        .where(*is_unread, Conversation.kind == "group", Message.text.icontains("@" + User.username))
+    ) if mentions(text, username))
 
     views = []
     for conversation, member, friends, blocked in rows:
         last = last_messages.get(conversation.id)
         view = conversation_payload(
             conversation, members.get(conversation.id, []), last_message=last[1] if last else None,
-            unread_count=unread.get(conversation.id, 0), last_read_message_id=member.last_read_message_id,
+            unread_count=unread.get(conversation.id, 0), unread_mentions=unread_mentions[conversation.id],
+            last_read_message_id=member.last_read_message_id,
             read_markers=read_markers.get(conversation.id, {}), roles=roles.get(conversation.id, {}),
             muted=member.muted)
         if member.left_message_id is not None:

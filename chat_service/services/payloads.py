@@ -65,7 +65,7 @@ def member_payloads(conversation: Conversation, members: list[User], roles: dict
 
 
 def conversation_payload(conversation: Conversation, members: list[User], *, last_message: dict | None,
-                         unread_count: int, last_read_message_id: int,
+                         unread_count: int, last_read_message_id: int, unread_mentions: int = 0,
                          read_markers: dict[int, int], roles: dict[int, str] | None = None,
                          membership: str = "member", read_only: bool = False,
                          blocked: bool = False, muted: bool = False) -> dict[str, Any]:
@@ -76,6 +76,8 @@ def conversation_payload(conversation: Conversation, members: list[User], *, las
         "members": member_payloads(conversation, members, roles or {}),
         "last_message": last_message,
         "unread_count": unread_count,
+        # Of those, the ones in a group that mention me: a muted group still counts them.
+        "unread_mentions": unread_mentions,
         "created_at": format_timestamp(conversation.created_at),
         # Extensions: what the list is sorted by, and where my read marker is.
         "last_activity_at": format_timestamp(conversation.last_activity_at),

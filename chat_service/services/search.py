@@ -5,8 +5,9 @@ tsvector column, 'simple' configuration, GIN index) and SQLite FTS5 on the embed
 default. Both follow every change of `messages.text` by themselves.
 
 A query is split on whitespace; every word must occur, and the last one also matches as
-a prefix (search as you type). Each word is handed to the database's own parser as a
-quoted phrase, so it is split exactly as the stored texts were ("e-mail" finds "e-mail").
+a prefix (search as you type), unless it is one letter alone. Each word is handed to the
+database's own parser as a quoted phrase, so it is split exactly as the stored texts were
+("e-mail" finds "e-mail").
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ MAX_QUERY = 200
 MAX_WORDS = 10
 MAX_PAGE = 50
 DEFAULT_PAGE = 20
-# A one-letter prefix matches a large part of every index for little use.
-MIN_PREFIX = 2
+# A lone one-letter prefix matches a large part of every index for little use; after another
+# word ("flood 3") that word narrows it, and the letter is what the user is typing.
+MIN_PREFIX_ALONE = 2
 # Up to this many messages in the searched chats, all of them are read and tested (PostgreSQL).
 OWN_MESSAGES_READ_LIMIT = 10_000
 
@@ -55,7 +57,7 @@ class SearchQuery:
             raise invalid("q", "must contain a word (letters or digits)")
         if len(words) > MAX_WORDS:
             raise invalid("q", f"must have at most {MAX_WORDS} words")
-        return cls(words, prefix=len("".join(WORD.findall(words[-1]))) >= MIN_PREFIX)
+        return cls(words, prefix=len(words) > 1 or len("".join(WORD.findall(words[-1]))) >= MIN_PREFIX_ALONE)
 
     def _is_prefix(self, index: int) -> bool:
         return self.prefix and index == len(self.words) - 1

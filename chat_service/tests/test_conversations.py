@@ -136,7 +136,8 @@ def test_listing_many_conversations_takes_a_constant_number_of_queries(app, clie
     many, body = list_queries()
     assert len(body["conversations"]) == 24
     assert all(c["unread_count"] == 1 and c["last_message"] for c in body["conversations"])
-    assert many == few <= 5  # conversations, members, last messages, their reactions, unread counts
+    # conversations, members, last messages, their reactions, unread counts, unread mentions
+    assert many == few <= 6
 
 
 def test_every_members_read_marker_comes_with_the_conversation(client, auth):
@@ -181,6 +182,24 @@ def test_mute_is_per_member_and_comes_with_the_conversation(client, auth):
     assert unmuted.status_code == 200 and unmuted.get_json()["conversation"]["muted"] is False
     shown = client.get(f"/api/conversations/{group['id']}", headers=bob.headers).get_json()["conversation"]
     assert shown["muted"] is False
+
+
+def test_unread_mentions_count_the_unread_messages_of_a_group_that_mention_me(client, auth):
+    alice, bob = auth.user("alice"), auth.user("bob")
+    direct = auth.befriend(alice, bob)
+    group = client.post("/api/conversations", json={"title": "Trip", "members": ["bob"]},
+                        headers=alice.headers).get_json()["conversation"]["id"]
+    for text in ("@Bob. bring the tent", "mail bob@example.com", "@bobby hi", "no one", "@bob-"):
+        auth.send(alice, group, text)
+    auth.send(alice, direct, "@bob in a direct chat")
+    listed = {c["id"]: c for c in client.get("/api/conversations", headers=bob.headers).get_json()["conversations"]}
+    assert (listed[group]["unread_count"], listed[group]["unread_mentions"]) == (5, 2)
+    assert listed[direct]["unread_mentions"] == 0
+    last = client.get(f"/api/conversations/{group}", headers=bob.headers).get_json()["conversation"]["last_message"]
+    assert client.post(f"/api/conversations/{group}/read", json={"message_id": last["id"]},
+                       headers=bob.headers).status_code == 204
+    shown = client.get(f"/api/conversations/{group}", headers=bob.headers).get_json()["conversation"]
+    assert shown["unread_mentions"] == 0
 
 
 def test_mute_needs_membership(client, auth):

@@ -62,6 +62,16 @@ def test_every_word_must_match_and_the_last_one_as_a_prefix(client, auth, pair):
     assert body["results"][0]["highlights"] == [[8, 13], [17, 23]]
 
 
+def test_a_one_letter_last_word_is_a_prefix_after_another_word(client, auth, pair):
+    alice, _, conversation_id = pair
+    for text in ("flood 3", "flood 30", "flood 39", "flood 4", "3 items"):
+        auth.send(alice, conversation_id, text)
+    assert texts(search(client, alice, q="flood 3")) == ["flood 39", "flood 30", "flood 3"]
+    assert search(client, alice, q="flood 3")["results"][0]["highlights"] == [[0, 5], [6, 8]]
+    # Alone, one letter is a whole word: a prefix that short would match a large part of everything.
+    assert texts(search(client, alice, q="3")) == ["3 items", "flood 3"]
+
+
 def test_highlights_count_characters_and_ignore_case_and_accents(client, auth, pair):
     alice, _, conversation_id = pair
     auth.send(alice, conversation_id, "👋 Café au lait, CAFÉ noir")

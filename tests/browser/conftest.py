@@ -76,3 +76,10 @@ def befriend(base: str, asker: requests.Session, answerer: requests.Session, ans
     accepted = answerer.post(f"{base}/api/friend-requests/{sent.json()['request']['id']}/accept", timeout=10)
     assert accepted.status_code == 200, accepted.text
     return accepted.json()["conversation_id"]
+
+
+def open_conversation_actions(page) -> None:
+    """On a phone the open conversation's actions (search, mute, members, block) sit behind "⋯": open it."""
+    toggle = page.locator("#conversation-actions-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()

@@ -3,12 +3,13 @@ notifying), the unread total in the title and favicon, and the optional sound.""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +99,7 @@ def test_notifications_mute_mentions_title_favicon_and_sound(live_stack, browser
         page.goto(f"/chat/{group}")
         mute = page.locator(".mute-toggle")
         expect(mute).to_have_attribute("aria-pressed", "false")
+        open_conversation_actions(page)
         mute.click()
         expect(mute).to_have_attribute("aria-pressed", "true")
         assert alice_api.get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]["muted"] is True
@@ -112,8 +114,8 @@ def test_notifications_mute_mentions_title_favicon_and_sound(live_stack, browser
         page.wait_for_function("() => window.__notifications.length === 1")
         assert notifications(page) == [{"title": f"{bob_name} mentioned you in Trip",
                                           "body": f"@{alice_name} can you bring the stove?"}]
-        # A muted conversation does not count in the title.
-        expect(page).to_have_title(f"{carol_name} · Parley")
+        # A muted conversation counts in the title only with its mention of me ("who brings the tent" does not).
+        expect(page).to_have_title(f"(1) {carol_name} · Parley")
         if viewport == DESKTOP:
             expect(page.locator(f'.conversation-item[data-conversation-id="{group}"] .muted-mark')).to_be_visible()
 
@@ -127,8 +129,74 @@ def test_notifications_mute_mentions_title_favicon_and_sound(live_stack, browser
         page.locator("#settings-menu > summary").click()
         expect(page.locator("#sound-toggle")).to_be_checked()
         page.keyboard.press("Escape")
+        open_conversation_actions(page)
         page.locator(".mute-toggle").click()
         expect(page.locator(".mute-toggle")).to_have_attribute("aria-pressed", "false")
         assert alice_api.get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]["muted"] is False
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("answer, shown", [
+    ("default", "Notifications are not enabled: allow them when the browser asks."),
+    ("denied", "Notifications are blocked in this browser's settings."),
+], ids=["dismissed", "denied"])
+def test_enabling_notifications_says_why_they_stay_off(live_stack, browser, answer, shown):
+    base = live_stack.url
+    alice_api = api_session(base, new_username("alice"))
+    context, page = signed_in_page(browser, base, alice_api)
+    # The browser's question dismissed, or notifications blocked for the site.
+    context.add_init_script(f"""
+    window.Notification = class {{
+      static permission = "default";
+      static requestPermission() {{
+        window.Notification.permission = "{answer}";
+        return Promise.resolve("{answer}");
+      }}
+    }};""")
+    try:
+        page.goto("/chat")
+        page.locator("#settings-menu > summary").click()
+        expect(page.locator("#notification-state")).to_have_text("Notifications are not enabled.")
+        page.keyboard.press("Escape")
+        page.locator("#notify-prompt [data-enable-notifications]").click()
+        expect(page.locator("#notify-prompt [data-notification-state]")).to_have_text(shown)
+        expect(page.locator("#notify-prompt [data-notification-state]")).to_be_visible()
+        page.locator("#settings-menu > summary").click()
+        expect(page.locator("#notification-state")).to_have_text(shown)
+    finally:
+        context.close()
+
+
+def test_mentions_in_muted_groups_count_and_the_rest_looks_quiet(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    with_bob = befriend(base, alice_api, bob_api, bob_name)
+    groups = {}
+    for title in ("Quiet", "Ping"):
+        groups[title] = alice_api.post(f"{base}/api/conversations", json={"title": title, "members": [bob_name]},
+                                       timeout=10).json()["conversation"]["id"]
+        assert alice_api.put(f"{base}/api/conversations/{groups[title]}/mute", timeout=10).status_code == 200
+    send(base, bob_api, groups["Quiet"], "nothing for you here")
+    send(base, bob_api, groups["Ping"], "tents are packed")
+    send(base, bob_api, groups["Ping"], f"@{alice_name} bring the stove")
+    context, page = signed_in_page(browser, base, alice_api)
+    row = lambda title: page.locator(f'.conversation-item[data-conversation-id="{groups[title]}"]')  # noqa: E731
+    try:
+        page.goto(f"/chat/{with_bob}")
+        # Counted from the server's figures: only the mention of a muted group.
+        expect(page).to_have_title(f"(1) {bob_name} · Parley")
+        expect(row("Quiet")).to_have_class(re.compile(r"\bquiet\b"))
+        expect(row("Ping")).not_to_have_class(re.compile(r"\bquiet\b"))
+        expect(row("Quiet").locator(".badge")).to_have_text("1")
+        expect(row("Quiet").locator(".conversation-preview")).to_have_css("font-weight", "400")
+        screenshot(page, "muted-rows")
+        # Live: another mention counts, another plain message does not.
+        send(base, bob_api, groups["Quiet"], "still nothing")
+        send(base, bob_api, groups["Quiet"], f"@{alice_name}, one for you")
+        expect(page).to_have_title(f"(2) {bob_name} · Parley")
+        expect(row("Quiet")).not_to_have_class(re.compile(r"\bquiet\b"))
+        expect(row("Quiet").locator(".badge")).to_have_text("3")
     finally:
         context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +35,7 @@ def test_rename_add_remove_and_leave_a_group(live_stack, browser, screenshot, vi
         expect(bob.locator("#conversation-title")).to_have_text("Trip")
 
         # The members with their roles, from the header.
+        open_conversation_actions(alice)
         alice.get_by_role("button", name="Members").click()
         panel = alice.locator("#group-panel")
         expect(panel.locator(".group-member", has_text=names["alice"])).to_contain_text("Admin")
@@ -95,6 +96,7 @@ def test_block_from_a_direct_chat_and_unblock_on_the_friends_page(live_stack, br
     alice_ctx, alice = signed_in_page(browser, base, alice_api, viewport)
     try:
         alice.goto(f"/chat/{direct}")
+        open_conversation_actions(alice)
         alice.get_by_role("button", name=f"Block {bob_name}").click()
         expect(alice.locator("#read-only-notice")).to_contain_text(f"You blocked {bob_name}")
         expect(alice.locator("#conversation-subtitle")).to_have_text("Blocked")

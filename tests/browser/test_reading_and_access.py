@@ -3,6 +3,7 @@ remembered before the first paint, keyboard shortcuts and screen-reader announce
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -50,12 +51,13 @@ def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
         expect(bob_run.last.locator(".message-meta time")).to_be_visible()
         screenshot(page, f"new-messages-divider-{size}")
 
-        # Scrolled up, new messages are counted on the jump button.
+        # Scrolled up, the unread messages below are counted on the jump button, new ones too.
         jump = page.locator(".jump-latest")
-        expect(jump).to_be_visible()
+        expect(jump).to_have_text(re.compile(r"↓ \d+ new messages"))
+        below = int(jump.inner_text().split()[1])
         send(base, carol_api, group, "count me")
         send(base, carol_api, group, "me too")
-        expect(jump).to_have_text("↓ 2 new messages")
+        expect(jump).to_have_text(f"↓ {below + 2} new messages")
         screenshot(page, f"jump-to-latest-{size}")
         jump.click()
         expect(page.locator(".message .bubble").last).to_be_in_viewport()
@@ -73,6 +75,108 @@ def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
                     dayLabel(new Date(2026, 10, 20, 9), now), dayLabel(new Date(2025, 0, 2, 9), now)];
         }""")
         assert labels == ["Today", "Yesterday", "Friday, November 20", "Thursday, January 2, 2025"]
+    finally:
+        context.close()
+
+
+def unread_count(base, session, conversation_id: int) -> int:
+    conversations = session.get(f"{base}/api/conversations", timeout=10).json()["conversations"]
+    return next(c["unread_count"] for c in conversations if c["id"] == conversation_id)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_what_was_on_screen_is_read_and_the_rest_counted(live_stack, browser, screenshot, viewport):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    direct = befriend(base, alice_api, bob_api, bob_name)
+    for n in range(1, 33):
+        send(base, alice_api, direct, f"news item {n}")
+    context, page = signed_in_page(browser, base, bob_api, viewport)
+    size = "phone" if viewport == PHONE else "desktop"
+    try:
+        page.goto(f"/chat/{direct}")
+        expect(page.locator(".unread-divider")).to_be_in_viewport()
+        # The jump button counts exactly the messages still below the screen ...
+        jump = page.locator(".jump-latest")
+        expect(jump).to_have_text(re.compile(r"↓ \d+ new messages"))
+        below = page.evaluate("""() => {
+            const bottom = document.getElementById("message-scroller").getBoundingClientRect().bottom;
+            return [...document.querySelectorAll("#message-list > .message")]
+                .filter((node) => node.getBoundingClientRect().bottom > bottom + 1).length;
+        }""")
+        assert 0 < below < 32
+        expect(jump).to_have_text(f"↓ {below} new messages")
+        screenshot(page, f"read-up-to-screen-{size}")
+        # ... and what was on screen is read: the list's badge, after going back, is what is left.
+        deadline = time.monotonic() + 10
+        while unread_count(base, bob_api, direct) != below and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert unread_count(base, bob_api, direct) == below
+        page.goto("/chat")
+        expect(page.locator(f'.conversation-item[data-conversation-id="{direct}"] .badge')).to_have_text(str(below))
+
+        # Opening again starts at the first of those; reaching the bottom reads everything.
+        page.goto(f"/chat/{direct}")
+        expect(page.locator(".unread-divider + .message .bubble")).to_have_text(f"news item {33 - below}")
+        jump.click()
+        expect(jump).to_be_hidden()
+        deadline = time.monotonic() + 10
+        while unread_count(base, bob_api, direct) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert unread_count(base, bob_api, direct) == 0
+    finally:
+        context.close()
+
+
+def test_a_phone_header_shows_the_group_name_and_keeps_every_action(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    befriend(base, alice_api, bob_api, bob_name)
+    name = "Weekend hiking plans"  # 20 characters
+    group = alice_api.post(f"{base}/api/conversations", json={"title": name, "members": [bob_name]},
+                           timeout=10).json()["conversation"]["id"]
+    context = browser.new_context(base_url=base, viewport=PHONE, has_touch=True)
+    context.add_cookies([{"name": c.name, "value": c.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
+                         for c in alice_api.cookies])
+    page = context.new_page()
+    try:
+        page.goto(f"/chat/{group}")
+        title = page.locator("#conversation-title")
+        expect(title).to_have_text(name)
+        expect(page.locator("#conversation-actions > .button")).to_have_count(3)  # search, mute, members
+        assert title.evaluate("(node) => node.scrollWidth <= node.clientWidth"), "the name is cut"
+        screenshot(page, "phone-group-header")
+
+        # By touch: "⋯" opens the actions, and each one still works.
+        more = page.get_by_role("button", name="Conversation actions")
+        more.tap()
+        expect(more).to_have_attribute("aria-expanded", "true")
+        for action in ("Search", "Mute", "Members"):
+            expect(page.locator("#conversation-actions").get_by_role("button", name=action)).to_be_visible()
+        screenshot(page, "phone-conversation-actions")
+        page.get_by_role("button", name="Members").tap()
+        expect(page.locator("#group-panel")).to_be_visible()
+        expect(more).to_have_attribute("aria-expanded", "false")
+
+        # By keyboard: Enter opens it on its first action, Esc closes it back onto "⋯".
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#conversation-search-toggle")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#search-conversation")).to_be_visible()
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(".mute-toggle")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator(".mute-toggle")).to_be_hidden()
+        expect(more).to_be_focused()
+
+        # On a desktop the actions stay in the header, without the menu.
+        page.set_viewport_size(DESKTOP)
+        expect(more).to_be_hidden()
+        expect(page.locator(".mute-toggle")).to_be_visible()
     finally:
         context.close()
 
@@ -171,5 +275,30 @@ def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
         expect(announcer).to_have_text(f"{carol_name}: can you hear me")
         send(base, bob_api, with_bob, "over here")
         expect(announcer).to_have_text(f"New message from {bob_name}")
+    finally:
+        context.close()
+
+
+def test_the_read_only_notice_keeps_the_last_message_in_view(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    direct = befriend(base, alice_api, bob_api, bob_name)
+    for n in range(1, 31):
+        send(base, bob_api, direct, f"line {n}")
+    context, page = signed_in_page(browser, base, alice_api, PHONE)
+    try:
+        page.goto(f"/chat/{direct}")
+        jump = page.locator(".jump-latest")
+        jump.click()
+        expect(jump).to_be_hidden()
+        last = page.locator(".message").last
+        expect(last).to_be_in_viewport(ratio=1)
+        # bob unfriends alice while she reads at the bottom: the notice appears, the last line stays in view.
+        assert bob_api.delete(f"{base}/api/friends/{alice_name}", timeout=10).status_code == 204
+        expect(page.locator("#read-only-notice")).to_be_visible()
+        expect(last).to_be_in_viewport(ratio=1)
+        expect(jump).to_be_hidden()
+        screenshot(page, "read-only-notice-at-bottom-phone")
     finally:
         context.close()

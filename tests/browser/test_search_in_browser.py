@@ -4,11 +4,12 @@ matches marked, and a result that opens its chat at a message far back in the hi
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +59,7 @@ def test_search_marks_matches_and_jumps_to_an_old_message(live_stack, browser, s
         screenshot(page, f"search-jump-{name}")
 
         # Within this chat, from its header: only its messages; the jump stays on the page.
+        open_conversation_actions(page)
         page.locator("#conversation-search-toggle").click()
         page.locator("#search-conversation").fill("filler 7")
         in_chat = page.locator("#search-conversation-results .search-result")
@@ -83,5 +85,35 @@ def test_search_marks_matches_and_jumps_to_an_old_message(live_stack, browser, s
         # Nothing found says so.
         page.locator("#search-conversation").fill("okapi")
         expect(page.locator("#search-conversation-results .search-status")).to_have_text("No messages found.")
+    finally:
+        context.close()
+
+
+def test_results_name_system_lines_and_days_as_the_timeline_does(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    befriend(base, alice_api, bob_api, bob_name)
+    group = alice_api.post(f"{base}/api/conversations", json={"title": "Floods", "members": [bob_name]},
+                           timeout=10).json()["conversation"]["id"]
+    for n in (3, 30, 39):
+        send(base, alice_api, group, f"flood {n}")
+    renamed = alice_api.patch(f"{base}/api/conversations/{group}", json={"title": "Flood watch"}, timeout=10)
+    assert renamed.status_code == 200, renamed.text
+    context, page = signed_in_page(browser, base, alice_api)
+    # Seen a day later: what was sent today is "Yesterday", as the timeline's separator says.
+    page.clock.set_fixed_time(datetime.now() + timedelta(days=1))
+    try:
+        page.goto("/chat")
+        page.locator("#search-all").fill("flood 3")
+        results = page.locator("#search-all-results .search-result")
+        expect(results.locator(".search-result-text")).to_have_text(
+            ["You: flood 39", "You: flood 30", "You: flood 3"])
+        expect(results.first.locator(".search-result-time")).to_have_text("Yesterday")
+
+        page.locator("#search-all").fill("renamed")
+        expect(results).to_have_count(1)
+        expect(results.locator(".search-result-text")).to_have_text(f"{alice_name} renamed the group to “Flood watch”")
+        screenshot(page, "search-system-line")
     finally:
         context.close()

@@ -8,6 +8,7 @@ import { bindAvatarForm } from "./avatar_form.js";
 import { announce, directPartner, showNewAvatar } from "./dom.js";
 import { isFriendsPage, refreshFriendsPage } from "./friends_page.js";
 import { GroupPanel } from "./group_panel.js";
+import { bindPaneActions } from "./pane_actions.js";
 import { seedPresence, setPresence } from "./presence.js";
 import { startSearch } from "./search.js";
 import { Sidebar } from "./sidebar.js";
@@ -114,6 +115,7 @@ function start() {
   }
 
   startSearch({ me: data.me, view });
+  bindPaneActions();
   // Group members and settings, or blocking the other member of a direct chat, in the header.
   let groupPanel = null;
   let blockButton = null;

@@ -1,7 +1,7 @@
 // Getting the user's attention: desktop notifications, an optional sound, the unread total in
 // the tab title and on the favicon, and muting a conversation (kept by the server per member).
 import { api } from "./api.js";
-import { conversationTitle, el } from "./dom.js";
+import { conversationTitle } from "./dom.js";
 import { mentions } from "./mentions.js";
 
 const SOUND_KEY = "parley.sound";
@@ -126,17 +126,22 @@ export function bindAttentionSettings() {
   const row = document.getElementById("notification-settings");
   const prompt = document.getElementById("notify-prompt");
   const buttons = [...document.querySelectorAll("[data-enable-notifications]")];
-  const state = document.getElementById("notification-state");
-  const render = () => {
+  const states = [...document.querySelectorAll("[data-notification-state]")];
+  // `asked`: the browser answered a request just now, so "not enabled" says what to do.
+  const render = (asked = false) => {
     const supported = "Notification" in window;
     const permission = supported ? Notification.permission : "unsupported";
     if (row) row.hidden = false;
-    if (prompt) prompt.hidden = permission !== "default";
+    // Just refused: the prompt stays to say so (without its button); on the next page it is gone.
+    if (prompt) prompt.hidden = permission !== "default" && !(asked && permission === "denied");
     for (const button of buttons) button.hidden = permission !== "default";
-    if (state) {
-      state.textContent = permission === "granted" ? "Desktop notifications are on."
-        : permission === "denied" ? "Notifications are blocked in this browser's site settings."
-          : permission === "unsupported" ? "This browser cannot show notifications." : "";
+    const text = permission === "granted" ? "Desktop notifications are on."
+      : permission === "denied" ? "Notifications are blocked in this browser's settings."
+        : permission === "unsupported" ? "This browser cannot show notifications."
+          : asked ? "Notifications are not enabled: allow them when the browser asks." : "Notifications are not enabled.";
+    // The settings line always; the list's prompt only once it was used, so it stays short until then.
+    for (const state of states) {
+      if (asked || !state.closest("#notify-prompt")) state.textContent = text;
     }
   };
   // Asked only on this click, never on load: browsers ignore or penalise unprompted requests.
@@ -145,7 +150,7 @@ export function bindAttentionSettings() {
       try {
         await Notification.requestPermission();
       } finally {
-        render();
+        render(true);
       }
     });
   }
@@ -174,12 +179,12 @@ export class Attention {
 
   // ----- mute (per member, on the server) -----
   bindMuteToggle() {
-    const head = document.querySelector(".pane-head");
-    if (!head || !this.openId) return;
+    const actions = document.querySelector(".pane-actions");
+    if (!actions || !this.openId) return;
     this.muteButton = document.createElement("button");
     this.muteButton.type = "button";
     this.muteButton.className = "button button-ghost button-small mute-toggle";
-    head.append(this.muteButton);
+    actions.append(this.muteButton);
     this.muteButton.addEventListener("click", () => this.toggleMute());
     this.renderMute();
   }
@@ -187,9 +192,7 @@ export class Attention {
   renderMute() {
     if (!this.muteButton) return;
     const muted = Boolean(this.sidebar.get(this.openId)?.muted);
-    // The word is read out everywhere but shown only where there is room (app.css).
-    this.muteButton.replaceChildren(muted ? "🔕 " : "🔔 ",
-      el("span", { className: "button-word", text: muted ? "Muted" : "Mute" }));
+    this.muteButton.textContent = muted ? "🔕 Muted" : "🔔 Mute";
     this.muteButton.setAttribute("aria-pressed", String(muted));
     this.muteButton.title = muted ? "Notifications off, except when you are mentioned" : "Turn notifications off";
   }
@@ -209,11 +212,13 @@ export class Attention {
   }
 
   // ----- totals: title and favicon -----
-  // Muted conversations do not count, as in the list's own badges they still show.
+  // A muted conversation counts only its mentions of me (they notify, so they count); the
+  // list's own badges still show all its unread messages.
   updateTotal() {
     let total = 0;
     for (const conversation of this.sidebar.conversations.values()) {
-      if (conversation.id !== this.openId && !conversation.muted) total += conversation.unread_count || 0;
+      if (conversation.id === this.openId) continue;
+      total += (conversation.muted ? conversation.unread_mentions : conversation.unread_count) || 0;
     }
     if (document.visibilityState !== "visible") total += this.unseenWhileHidden;
     this.badge.set(total);

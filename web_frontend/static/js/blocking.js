@@ -8,7 +8,7 @@ export class BlockButton {
     this.partner = partner;
     this.onChange = onChange;       // (blocked) -> the rest of the page follows
     this.button = el("button", { className: "button button-small", attrs: { type: "button" } });
-    pane.querySelector(".pane-head").append(this.button);
+    pane.querySelector(".pane-actions").append(this.button);
     this.button.addEventListener("click", () => this.toggle());
     this.set(blocked);
   }

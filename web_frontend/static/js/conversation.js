@@ -9,6 +9,7 @@ import { mentions, withMentions } from "./mentions.js";
 import { Outbox } from "./outbox.js";
 import { isOnline, onPresenceChange } from "./presence.js";
 import { ReadMarkers } from "./seen.js";
+import { lastVisibleId } from "./timeline.js";
 
 // Links first (an address may hold an "@"), then mentions in the plain text between them.
 const richText = (text) => linkify(text).flatMap(
@@ -247,7 +248,7 @@ export class ConversationView {
     });
     this.scroller.addEventListener("scroll", () => {
       if (this.scroller.scrollTop < NEAR_BOTTOM_PX) this.loadOlder();
-      if (this.nearBottom()) this.markReadIfVisible();
+      this.markReadIfVisible();
     });
     document.addEventListener("visibilitychange", () => this.markReadIfVisible());
     window.addEventListener("focus", () => this.markReadIfVisible());
@@ -265,6 +266,7 @@ export class ConversationView {
   // group I left or was removed from, are read-only: say why, and take the composer away
   // instead of letting messages fail.
   setWritable(writable) {
+    const stick = this.nearBottom(); // the notice takes room from the messages
     this.writable = writable;
     this.input.disabled = !writable;
     this.tray.setEnabled(writable);
@@ -273,6 +275,7 @@ export class ConversationView {
     this.readOnlyNotice.textContent = this.readOnlyReason();
     this.form.classList.toggle("read-only", !writable);
     this.renderHeader();
+    if (stick) this.scrollToBottom();
   }
 
   readOnlyReason() {
@@ -396,9 +399,11 @@ export class ConversationView {
     if (this.markers.move(userId, messageId)) this.updateStatuses();
   }
 
+  // Up to the newest message on screen: what has been seen is read, the rest stays unread.
   markReadIfVisible() {
-    const last = this.lastId();
-    if (!last || last <= this.lastReadSent || document.visibilityState !== "visible" || !this.nearBottom()) return;
+    if (document.visibilityState !== "visible") return;
+    const last = lastVisibleId(this.scroller, this.list);
+    if (!last || last <= this.lastReadSent) return;
     this.lastReadSent = last;
     this.connection.emit("read", { conversation_id: this.id, message_id: last }, 5000).then((ack) => {
       if (!ack.ok) this.lastReadSent = 0; // try again on the next chance

@@ -13,7 +13,7 @@ export class GroupPanel {
     this.toggle = el("button", { className: "button button-small", text: "Members",
       attrs: { type: "button", "aria-expanded": "false", "aria-controls": "group-panel" } });
     this.panel = el("section", { className: "group-panel", attrs: { id: "group-panel", "aria-label": "Group members and settings", hidden: true } });
-    pane.querySelector(".pane-head").append(this.toggle);
+    pane.querySelector(".pane-actions").append(this.toggle);
     pane.querySelector(".pane-head").after(this.panel);
     this.toggle.addEventListener("click", () => this.setOpen(this.panel.hidden));
     this.render();

@@ -2,7 +2,8 @@
 // show the matching words in <mark>, built from the server's offsets with DOM nodes only;
 // choosing one opens its conversation at that message.
 import { api } from "./api.js";
-import { el, shortTime } from "./dom.js";
+import { el } from "./dom.js";
+import { dayLabel } from "./timeline.js";
 
 const DEBOUNCE_MS = 250;
 const PAGE_SIZE = 20;
@@ -27,6 +28,13 @@ export function markedText(text, highlights) {
   if (at < chars.length) nodes.push(chars.slice(at).join(""));
   if (from + chars.length < all.length) nodes.push("…");
   return nodes;
+}
+
+// Today's results show the time; older ones the day as the timeline's separators name it.
+function resultTime(iso) {
+  const date = new Date(iso);
+  const day = dayLabel(date);
+  return day === "Today" ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : day;
 }
 
 function resultTitle(result) {
@@ -112,17 +120,18 @@ class SearchBox {
 
   item(result) {
     const { message } = result;
-    const who = message.sender.id === this.me.id ? "You" : message.sender.username;
+    // A line about a change to a group already names who did it: no sender for it.
+    const who = message.kind === "system" ? null : message.sender.id === this.me.id ? "You" : message.sender.username;
     // Over all chats the title names the chat; the sender is added unless the title already says it.
-    const senderShown = !this.conversationId && (result.conversation.kind === "group" || who === "You");
+    const senderShown = who && !this.conversationId && (result.conversation.kind === "group" || who === "You");
     const link = el("a", {
       className: "search-result",
       attrs: { href: `/chat/${message.conversation_id}?message=${message.id}` },
       dataset: { messageId: String(message.id), conversationId: String(message.conversation_id) },
     }, [
       el("span", { className: "search-result-top" }, [
-        el("span", { className: "search-result-title", text: this.conversationId ? who : resultTitle(result) }),
-        el("time", { className: "search-result-time", text: shortTime(message.created_at),
+        el("span", { className: "search-result-title", text: this.conversationId && who ? who : resultTitle(result) }),
+        el("time", { className: "search-result-time", text: resultTime(message.created_at),
           attrs: { datetime: message.created_at } }),
       ]),
       el("span", { className: "search-result-text" }, [

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { attachmentSummary } from "./attachments.js";
 import { avatar, conversationTitle, directPartner, el, shortTime } from "./dom.js";
+import { mentions } from "./mentions.js";
 import { isOnline, presenceDot } from "./presence.js";
 
 const activity = (c) => Date.parse((c.last_message && c.last_message.created_at) || c.created_at) || 0;
@@ -52,6 +53,9 @@ export class Sidebar {
     if (!last || last.id < message.id) conversation.last_message = message;
     if (message.sender.id !== this.me.id && !readingNow && (!last || last.id < message.id)) {
       conversation.unread_count = (conversation.unread_count || 0) + 1;
+      if (conversation.kind === "group" && mentions(message.text || "", this.me.username)) {
+        conversation.unread_mentions = (conversation.unread_mentions || 0) + 1;
+      }
     }
     this.render();
   }
@@ -72,6 +76,7 @@ export class Sidebar {
     const conversation = this.conversations.get(conversationId);
     if (conversation && conversation.unread_count) {
       conversation.unread_count = 0;
+      conversation.unread_mentions = 0;
       this.render();
     }
   }
@@ -130,7 +135,9 @@ export class Sidebar {
       ]),
       status ? el("span", { className: "sr-only", text: `, ${status}` }) : null,
     ]);
-    return el("li", { className: `conversation-item${unread ? " unread" : ""}`,
+    // Muted and nothing for me in it: its unread messages can wait, and look it.
+    const quiet = unread && conversation.muted && !conversation.unread_mentions;
+    return el("li", { className: `conversation-item${unread ? " unread" : ""}${quiet ? " quiet" : ""}`,
       dataset: { conversationId: String(conversation.id) } }, [link]);
   }
 }

@@ -1,8 +1,8 @@
 // Reading a long conversation: day separators (Today, Yesterday, then the date in the user's
 // locale), one name and time per run of messages from one sender, a "New messages" divider at
 // the first message unread when the conversation opened, and a "jump to latest" button that
-// counts what arrived while scrolled up. It watches the message list, so the conversation view
-// needs no knowledge of it.
+// counts the unread messages below what has been on screen. It watches the message list, so the
+// conversation view needs no knowledge of it.
 import { el } from "./dom.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
@@ -26,6 +26,18 @@ function facts(node) {
   return { sender: node.dataset.senderId, at: stamp ? new Date(stamp) : new Date() };
 }
 
+const nearBottom = (scroller) => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+
+// The newest message on screen now (0: none). What has been on screen counts as read, as in
+// Slack or Element, so this is where the read marker goes.
+export function lastVisibleId(scroller, list) {
+  const shown = [...list.querySelectorAll(":scope > .message[data-id]")];
+  if (nearBottom(scroller)) return Math.max(0, ...shown.map((node) => Number(node.dataset.id)));
+  const bottom = scroller.getBoundingClientRect().bottom;
+  const visible = shown.reverse().find((node) => node.getBoundingClientRect().bottom <= bottom + 1);
+  return visible ? Number(visible.dataset.id) : 0;
+}
+
 export class Timeline {
   constructor({ scroller, list, me, lastReadId, composer }) {
     this.scroller = scroller;
@@ -33,8 +45,7 @@ export class Timeline {
     this.me = me;
     this.composer = composer;
     this.firstUnreadId = null;
-    this.newCount = 0;
-    this.newestSeenId = 0;
+    this.seenUpTo = lastReadId; // the newest message that has been on screen
     this.jump = el("button", { className: "button button-primary button-small jump-latest", attrs: { type: "button", hidden: true } });
     this.scroller.append(this.jump);
     this.jump.addEventListener("click", () => this.toLatest());
@@ -44,29 +55,26 @@ export class Timeline {
     // The divider marks what was unread on opening; it stays put while reading.
     const unread = this.messages().find((node) => Number(node.dataset.id) > lastReadId && node.dataset.senderId !== String(me.id));
     if (unread) this.firstUnreadId = Number(unread.dataset.id);
-    this.newestSeenId = this.newestId();
+    // Until the reader is placed, where the list stands says nothing about what was read.
+    this.opening = true;
     this.refresh();
     this.showFirstUnread();
+    this.opening = false;
+    this.updateJump();
   }
 
   messages() {
     return [...this.list.querySelectorAll(":scope > .message")];
   }
 
-  newestId() {
-    return Math.max(0, ...this.messages().map((node) => Number(node.dataset.id || 0)));
-  }
-
   nearBottom() {
-    const s = this.scroller;
-    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+    return nearBottom(this.scroller);
   }
 
   // Rebuilds separators and group marks after any change to the list.
   refresh() {
     this.observer.disconnect();
     const stick = this.nearBottom();
-    this.countArrivals();
     for (const node of this.list.querySelectorAll(":scope > .day-divider, :scope > .unread-divider")) node.remove();
     let previous = null;
     const nodes = this.messages();
@@ -91,22 +99,17 @@ export class Timeline {
     this.observer.observe(this.list, { childList: true });
   }
 
-  // New messages from others that arrived while the reader was scrolled up.
-  countArrivals() {
-    for (const node of this.messages()) {
-      const id = Number(node.dataset.id || 0);
-      if (id > this.newestSeenId) {
-        if (!this.nearBottom() && node.dataset.senderId !== String(this.me.id)) this.newCount += 1;
-        this.newestSeenId = id;
-      }
-    }
+  // Messages from others (not lines about the group) below what has been on screen.
+  unreadBelow() {
+    if (!this.opening) this.seenUpTo = Math.max(this.seenUpTo, lastVisibleId(this.scroller, this.list));
+    return this.messages().filter((node) => Number(node.dataset.id || 0) > this.seenUpTo
+      && node.dataset.senderId !== String(this.me.id) && !node.classList.contains("system")).length;
   }
 
   updateJump() {
-    if (this.nearBottom()) this.newCount = 0;
+    const count = this.unreadBelow();
     this.jump.hidden = this.nearBottom();
-    this.jump.textContent = this.newCount
-      ? `↓ ${this.newCount} new message${this.newCount === 1 ? "" : "s"}` : "↓ Jump to latest";
+    this.jump.textContent = count ? `↓ ${count} new message${count === 1 ? "" : "s"}` : "↓ Jump to latest";
   }
 
   toLatest() {
@@ -120,9 +123,6 @@ export class Timeline {
     const divider = this.list.querySelector(":scope > .unread-divider");
     if (!divider) return;
     const top = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
-    if (top < 0) {
-      this.scroller.scrollTop += top - 8;
-      this.updateJump();
-    }
+    if (top < 0) this.scroller.scrollTop += top - 8;
   }
 }
