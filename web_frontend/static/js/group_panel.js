@@ -103,7 +103,7 @@ export class GroupPanel {
     const actions = [];
     if (admin && !me && member.role !== "admin") {
       const promote = el("button", { className: "button button-ghost button-small", text: "Make admin",
-        attrs: { type: "button", "aria-label": `Make ${member.username} an admin` } });
+        attrs: { type: "button", "aria-label": `Make admin: ${member.username}` } });
       promote.addEventListener("click", () => this.act(
         () => api(`/api/conversations/${id}/admins`, { method: "POST", body: { username: member.username } }),
         `${member.username} is now an admin`));
