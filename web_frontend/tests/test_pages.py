@@ -147,7 +147,7 @@ def test_conversation_of_someone_else_is_not_found(auth):
 
 
 def test_backends_down_gives_a_friendly_503_and_healthz_stays_200(make_app, dead_backend_url):
-    client = make_app(auth_service_url=dead_backend_url, chat_service_url=dead_backend_url).test_client()
+    client = make_app(auth_service_url=dead_backend_url, chat_service_urls=(dead_backend_url,)).test_client()
     client.set_cookie("access_token", "x")
     response = client.get("/chat")
     assert response.status_code == 503
