@@ -75,6 +75,7 @@ def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
         assert labels == ["Today", "Yesterday", "Friday, November 20", "Thursday, January 2, 2025"]
     finally:
         context.close()
+        bob_context.close()
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -120,6 +121,7 @@ def test_theme_is_remembered_and_follows_the_system(live_stack, browser, screens
         expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     finally:
         context.close()
+        bob_context.close()
 
 
 def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
@@ -173,3 +175,33 @@ def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
         expect(announcer).to_have_text(f"New message from {bob_name}")
     finally:
         context.close()
+        bob_context.close()
+
+
+def test_dark_mode_keeps_presence_and_flash_colours(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name, carol_name = new_username("alice"), new_username("bob"), new_username("carol")
+    alice_api, bob_api, _ = (api_session(base, n) for n in (alice_name, bob_name, carol_name))
+    befriend(base, alice_api, bob_api, bob_name)
+    bob_context, bob = signed_in_page(browser, base, bob_api)
+    context = browser.new_context(base_url=base, viewport=DESKTOP, color_scheme="dark")
+    context.add_cookies([{"name": c.name, "value": c.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
+                         for c in alice_api.cookies])
+    page = context.new_page()
+    try:
+        bob.goto("/chat")
+        page.goto(f"/friends?q={carol_name}")
+        dot = page.locator("#friends-list .presence-dot").first
+        expect(dot).to_have_attribute("data-online", "true")
+        expect(dot).to_have_css("background-color", "rgb(22, 163, 74)")  # green, not the offline grey
+        # The add-friend form, sent for someone who no longer exists, answers with an error: red, not grey.
+        page.locator("#search-results form").evaluate(
+            "(form) => { form.elements.username.value = 'nobody_' + Date.now(); form.submit(); }")
+        expect(page.locator(".flash-error")).to_have_css("background-color", "rgb(127, 29, 29)")
+        screenshot(page, "dark-error-flash")
+        page.goto(f"/friends?q={carol_name}")
+        page.get_by_role("button", name=f"Add friend {carol_name}").click()
+        expect(page.locator(".flash-success")).to_have_css("background-color", "rgb(20, 83, 45)")
+    finally:
+        context.close()
+        bob_context.close()
