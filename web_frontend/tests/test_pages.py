@@ -57,6 +57,18 @@ def test_wrong_method_on_a_page_is_405(client):
     assert client.put("/login", data={"username": "x"}).status_code == 405
 
 
+def test_reloading_a_refused_group_form_goes_to_the_form(client):
+    response = client.get("/groups")
+    assert response.status_code == 303 and response.headers["Location"] == "/friends#new-group"
+
+
+def test_error_pages_offer_log_in_only_when_logged_out(client, auth):
+    assert ">Log in</a>" in client.get("/no-such-page").get_data(as_text=True)
+    auth.register()
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "Not found" in page and ">Log in</a>" not in page
+
+
 def test_register_logs_in_and_forwards_auth_cookies(client, auth):
     auth.register()
     assert auth.cookie("access_token") and auth.cookie("refresh_token")

@@ -116,6 +116,12 @@ def open_direct(username: str):
     return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
 
 
+@bp.get("/groups")
+def new_group_form():
+    # Reloading a refused form (shown at the POST's address) asks for this: the form lives on Friends.
+    return redirect(url_for("friends.index", _anchor="new-group"), code=303)
+
+
 @bp.post("/groups")
 @login_required
 def create_group():
