@@ -194,9 +194,13 @@ def test_dark_mode_keeps_presence_and_flash_colours(live_stack, browser, screens
         dot = page.locator("#friends-list .presence-dot").first
         expect(dot).to_have_attribute("data-online", "true")
         expect(dot).to_have_css("background-color", "rgb(22, 163, 74)")  # green, not the offline grey
-        # The add-friend form, sent for someone who no longer exists, answers with an error: red, not grey.
-        page.locator("#search-results form").evaluate(
-            "(form) => { form.elements.username.value = 'nobody_' + Date.now(); form.submit(); }")
+        # The add-friend form, sent for someone who does not exist, answers with an error: red, not grey.
+        # A copy of it is sent: the page's live refresh may swap the original out of the document.
+        page.locator("#search-results form").evaluate("""(form) => {
+            const copy = document.body.appendChild(form.cloneNode(true));
+            copy.elements.username.value = "nobody_" + Date.now();
+            copy.submit();
+        }""")
         expect(page.locator(".flash-error")).to_have_css("background-color", "rgb(127, 29, 29)")
         screenshot(page, "dark-error-flash")
         page.goto(f"/friends?q={carol_name}")
