@@ -40,6 +40,11 @@ def test_rename_add_remove_and_leave_a_group(live_stack, browser, screenshot, vi
         expect(panel.locator(".group-member", has_text=names["alice"])).to_contain_text("Admin")
         expect(panel.locator(".group-member", has_text=names["bob"])).not_to_contain_text("Admin")
 
+        # A name of nothing visible is refused in plain words.
+        alice.get_by_label("Group name").fill("\u200b")
+        alice.get_by_role("button", name="Rename").click()
+        expect(panel.locator(".field-error")).to_have_text("Enter a group name.")
+
         # Rename: both see the new title and the system line, live.
         alice.get_by_label("Group name").fill("Ski trip")
         alice.get_by_role("button", name="Rename").click()
@@ -81,6 +86,10 @@ def test_rename_add_remove_and_leave_a_group(live_stack, browser, screenshot, vi
             f"{names['alice']} left; {names['carol']} is now an admin")
         conversation = sessions["carol"].get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]
         assert {m["username"]: m["role"] for m in conversation["members"]} == {names["carol"]: "admin"}
+        carol_ctx, carol = signed_in_page(browser, base, sessions["carol"], viewport)
+        carol.goto(f"/chat/{group}")
+        expect(carol.locator("#conversation-subtitle")).to_contain_text("1 member ·")
+        carol_ctx.close()
     finally:
         alice_ctx.close()
         bob_ctx.close()

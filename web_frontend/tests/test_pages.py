@@ -226,3 +226,17 @@ def test_failed_logins_count_against_the_browser_not_the_gateway(make_app, stric
     assert mallory.cookie("access_token") is None, refused.status_code
     assert login(alice, username, PASSWORD, "198.51.100.2").headers["Location"] == "/chat"
     assert alice.cookie("access_token")
+
+
+def test_a_refused_group_name_is_explained_in_plain_words(make_app):
+    alice, bob = AuthActions(make_app().test_client()), AuthActions(make_app().test_client())
+    alice.register()
+    bob_name = bob.register()
+    alice.form("/friends/requests", {"username": bob_name}, page="/friends")
+    request_id = bob.client.get("/friends").get_data(as_text=True).split("/friends/requests/")[1].split("/accept")[0]
+    assert bob.form(f"/friends/requests/{request_id}/accept", {}, page="/friends").status_code == 303
+    for title, expected in (("\u200b\u200b", "Enter a group name."), ("x" * 101, "A group name can be at most 100 characters.")):
+        response = alice.form("/groups", {"title": title, "members": bob_name}, page="/friends")
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        assert expected in page and "invisible characters" not in page and "must be at most" not in page

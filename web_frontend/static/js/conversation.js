@@ -1,7 +1,7 @@
 // One open conversation: history with paging, live messages, sending, typing and "seen".
 import { api } from "./api.js";
 import { AttachmentTray, attachmentSummary, attachmentsNode } from "./attachments.js";
-import { announce, conversationTitle, directPartner, el, messageTime, newClientId } from "./dom.js";
+import { announce, conversationTitle, directPartner, el, memberCount, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { linkify } from "./linkify.js";
 import { MessageActions } from "./message_actions.js";
@@ -91,7 +91,7 @@ export class ConversationView {
     const subtitle = partner
       ? (this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
       : former[this.conversation.membership]
-        || `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
+        || `${memberCount(this.conversation.members.length)} · ${this.conversation.members.map((m) => m.username).join(", ")}`;
     root.querySelector("#conversation-subtitle").textContent = subtitle;
     document.title = `${title} · Parley`;
   }
