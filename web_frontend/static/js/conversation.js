@@ -343,15 +343,19 @@ export class ConversationView {
     node.classList.remove("pending", "queued");
     node.classList.add("failed");
     const status = node.querySelector(".message-status");
-    const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
-    status.replaceChildren(`Not sent: ${reason} `, retry);
-    retry.addEventListener("click", () => {
-      node.classList.remove("failed");
-      node.classList.add("pending");
-      status.textContent = "Sending…";
-      this.outbox.add(pending);
-      this.input.focus();
-    });
+    status.replaceChildren(`Not sent: ${reason}`);
+    // The same message would be refused again (too long, not allowed here): nothing to retry.
+    if (error?.code !== "validation_error" && error?.code !== "forbidden") {
+      const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
+      status.append(" ", retry);
+      retry.addEventListener("click", () => {
+        node.classList.remove("failed");
+        node.classList.add("pending");
+        status.textContent = "Sending…";
+        this.outbox.add(pending);
+        this.input.focus();
+      });
+    }
     announce(`Message not sent: ${reason}`);
   }
 
