@@ -153,3 +153,27 @@ def test_cancel_a_request_and_block_a_friend_on_the_friends_page(live_stack, bro
     finally:
         alice_ctx.close()
         bob_ctx.close()
+
+
+def test_system_lines_do_not_count_as_unread_live(live_stack, browser):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    befriend(base, alice_api, bob_api, bob_name)
+    group = alice_api.post(f"{base}/api/conversations", json={"title": "Trip", "members": [bob_name]},
+                           timeout=10).json()["conversation"]["id"]
+    context, bob = signed_in_page(browser, base, bob_api)
+    try:
+        bob.goto("/chat")
+        badges = bob.locator("#conversation-list .badge")
+        expect(badges).to_have_count(0)
+        bob.wait_for_function("() => document.getElementById('connection-status').hidden")
+        alice_api.patch(f"{base}/api/conversations/{group}", json={"title": "Ski trip"}, timeout=10).raise_for_status()
+        expect(bob.locator("#conversation-list")).to_contain_text("Ski trip")
+        expect(badges).to_have_count(0)
+        assert not bob.title().startswith("(")
+        alice_api.post(f"{base}/api/conversations/{group}/messages", json={"text": "hi", "client_id": "unread-1"},
+                       timeout=10).raise_for_status()
+        expect(badges).to_have_text(["1"])
+    finally:
+        context.close()
