@@ -12,7 +12,7 @@ from shared.config import ConfigError, env_bool, env_int, env_list, env_str, is_
 @dataclass(frozen=True)
 class Config:
     auth_service_url: str
-    # Tried in order, the next one only when the one before could not be connected to: the local
+    # Tried in order, the next one only when the one before could not be reached: the local
     # stack lists every chat instance here; a deployment names one that resolves to every replica.
     chat_service_urls: tuple[str, ...]
     secret_key: str
