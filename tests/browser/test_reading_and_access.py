@@ -75,7 +75,6 @@ def test_reading_a_long_conversation(live_stack, browser, screenshot, viewport):
         assert labels == ["Today", "Yesterday", "Friday, November 20", "Thursday, January 2, 2025"]
     finally:
         context.close()
-        bob_context.close()
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -121,7 +120,6 @@ def test_theme_is_remembered_and_follows_the_system(live_stack, browser, screens
         expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     finally:
         context.close()
-        bob_context.close()
 
 
 def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
@@ -175,7 +173,6 @@ def test_keyboard_shortcuts_focus_rings_and_announcements(live_stack, browser):
         expect(announcer).to_have_text(f"New message from {bob_name}")
     finally:
         context.close()
-        bob_context.close()
 
 
 def test_dark_mode_keeps_presence_and_flash_colours(live_stack, browser, screenshot):
