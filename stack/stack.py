@@ -259,7 +259,7 @@ class Stack:
         )
 
     def frontend_env(self) -> dict[str, str]:
-        env = self._service_env(AUTH_SERVICE_URL=self.auth_url, CHAT_SERVICE_URL=self.chat_urls[0])
+        env = self._service_env(AUTH_SERVICE_URL=self.auth_url, CHAT_SERVICE_URL=",".join(self.chat_urls))
         env.setdefault("SECRET_KEY", load_or_create_secrets(self.run_dir)["SECRET_KEY"])
         return env
 

@@ -39,8 +39,8 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trust_proxy)
     app.extensions[EXTENSION] = AppState(
         config=config,
-        auth=AuthClient(config.auth_service_url, config.request_timeout),
-        chat=ChatClient(config.chat_service_url, config.request_timeout),
+        auth=AuthClient((config.auth_service_url,), config.request_timeout),
+        chat=ChatClient(config.chat_service_urls, config.request_timeout),
     )
 
     install_request_id(app)

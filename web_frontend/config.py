@@ -6,13 +6,15 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from shared.config import ConfigError, env_bool, env_int, env_str, is_production, require_secret
+from shared.config import ConfigError, env_bool, env_int, env_list, env_str, is_production, require_secret
 
 
 @dataclass(frozen=True)
 class Config:
     auth_service_url: str
-    chat_service_url: str
+    # Tried in order, the next one only when the one before could not be reached: the local
+    # stack lists every chat instance here; a deployment names one that resolves to every replica.
+    chat_service_urls: tuple[str, ...]
     secret_key: str
     cookie_secure: bool
     request_timeout: float
@@ -33,7 +35,7 @@ class Config:
             raise ConfigError("REQUEST_TIMEOUT must be positive")
         return cls(
             auth_service_url=env_str("AUTH_SERVICE_URL", "http://127.0.0.1:8001", source).rstrip("/"),
-            chat_service_url=env_str("CHAT_SERVICE_URL", "http://127.0.0.1:8101", source).rstrip("/"),
+            chat_service_urls=tuple(env_list("CHAT_SERVICE_URL", "http://127.0.0.1:8101", source)),
             secret_key=require_secret("SECRET_KEY", source),
             cookie_secure=env_bool("COOKIE_SECURE", is_production(source), source),
             request_timeout=request_timeout,

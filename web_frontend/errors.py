@@ -8,6 +8,8 @@ from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE
+
 from .backends import clear_auth_cookies
 from .clients import RequestRejected, ServiceUnavailable, Unauthenticated
 from .forms import back, safe_next
@@ -16,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def error_page(status: int, title: str, message: str):
-    return render_template("error.html", status=status, title=title, message=message), status
+    # No backend call here (it may be what failed): a session cookie is enough not to offer "Log in".
+    signed_in = ACCESS_COOKIE in request.cookies or REFRESH_COOKIE in request.cookies
+    return render_template("error.html", status=status, title=title, message=message, signed_in=signed_in), status
 
 
 def register(app: Flask) -> None:

@@ -33,8 +33,14 @@ def back() -> str:
     return "/chat"
 
 
+# Predicates that read badly after their field's label ("Current password is not your current password").
+PLAIN_SENTENCES = {"is not your current password": "That is not your current password."}
+
+
 def _sentence(field: str, message: str) -> str:
     # The services phrase field errors as predicates ("is already taken").
+    if message in PLAIN_SENTENCES:
+        return PLAIN_SENTENCES[message]
     if message[:1].islower():
         message = f"{FORM_FIELDS[field]} {message}"
     return message if message.endswith(".") else message + "."

@@ -4,7 +4,8 @@ Blocking ends the friendship (so the direct conversation turns read-only for bot
 presence stops, as after unfriending) and drops the pending requests between the two.
 It is never announced to the blocked user: what they see is what an unfriend or an
 unanswered request shows them. Their new friend requests are stored as usual but never
-reach the blocker (see `friends.send_request`); the blocker's typing never reaches them.
+reach the blocker (see `friends.send_request`), not even after an unblock, which drops them;
+the blocker's typing never reaches them.
 """
 
 from __future__ import annotations
@@ -83,4 +84,8 @@ def unblock_user(session: Session, me: User, target: User) -> None:
     result = session.execute(delete(Block).where(Block.blocker_id == me.id, Block.blocked_id == target.id))
     if result.rowcount != 1:
         raise NotFound("You have not blocked this user.")
+    # Blocking dropped every request between us, so theirs still pending were made during the block:
+    # they are dropped too, never delivered late (their sender was never told of the block).
+    session.execute(delete(FriendRequest).where(FriendRequest.from_user_id == target.id,
+                                                FriendRequest.to_user_id == me.id))
     queue_event(session, "block", {"user": user_payload(target), "blocked": False}, [me.id])

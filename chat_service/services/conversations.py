@@ -227,7 +227,7 @@ def conversation_views(session: Session, user_id: int, conversation_id: int | No
 
     my_marker = (Member.conversation_id == Message.conversation_id) & (Member.user_id == user_id)
     is_unread = (Message.conversation_id.in_(mine), Message.id > Member.last_read_message_id,
-                 Message.sender_id != user_id, Message.deleted_at.is_(None),
+                 Message.sender_id != user_id, Message.deleted_at.is_(None), Message.kind != "system",
                  (Member.left_message_id.is_(None)) | (Message.id <= Member.left_message_id))
     unread = dict(session.execute(
         select(Message.conversation_id, func.count()).join(Member, my_marker).where(*is_unread)

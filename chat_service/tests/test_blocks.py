@@ -84,6 +84,14 @@ def test_a_blocked_users_requests_never_reach_the_blocker(client, auth, connect)
     refused = client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers)
     assert refused.status_code == 409
     assert client.post("/api/conversations/direct", json={"username": "alice"}, headers=bob.headers).status_code == 403
+    # What bob asked during the block is dropped, not delivered late: unblocking shows alice nothing,
+    # and her own request afterwards is a new one for bob to answer, not an acceptance of his.
+    assert client.delete("/api/blocks/bob", headers=alice.headers).status_code == 204
+    assert [name for name, _ in events(alice_socket)] == ["block"]
+    assert requests_of(client, alice, "incoming") == []
+    asked = client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers)
+    assert asked.status_code == 201 and "request" in asked.get_json()
+    assert client.get("/api/friends", headers=alice.headers).get_json()["friends"] == []
 
 
 def test_blocking_cancels_my_pending_request(client, auth, connect):

@@ -105,6 +105,22 @@ def test_list_is_newest_activity_first_with_last_message_and_unread(client, auth
     assert bob_view[0]["unread_count"] == 1
 
 
+def test_system_lines_are_not_unread(client, auth):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    auth.befriend(alice, carol)
+    group = client.post("/api/conversations", json={"title": "Trip", "members": ["bob"]},
+                        headers=alice.headers).get_json()["conversation"]["id"]
+    assert client.patch(f"/api/conversations/{group}", json={"title": "Ski trip"}, headers=alice.headers).status_code == 200
+    assert client.post(f"/api/conversations/{group}/members", json={"members": ["carol"]},
+                       headers=alice.headers).status_code == 200
+    listed = client.get("/api/conversations", headers=bob.headers).get_json()["conversations"]
+    assert listed[0]["last_message"]["kind"] == "system" and listed[0]["unread_count"] == 0
+    auth.send(alice, group, "hello")
+    listed = client.get("/api/conversations", headers=bob.headers).get_json()["conversations"]
+    assert listed[0]["unread_count"] == 1
+
+
 def test_listing_many_conversations_takes_a_constant_number_of_queries(app, client, auth):
     alice = auth.user("alice")
     friends = [auth.user(f"friend{i:02d}") for i in range(12)]

@@ -74,7 +74,7 @@ def test_changing_email_and_password_on_the_account_page(live_stack, browser, sc
         page.get_by_label("New email address").fill(f"{name}.new@example.com")
         page.get_by_label("Current password", exact=True).last.fill("not my password")
         page.get_by_role("button", name="Change email").click()
-        expect(page.locator("#password-error")).to_have_text("Password is not your current password.")
+        expect(page.locator("#password-error")).to_have_text("That is not your current password.")
         expect(page.get_by_label("New email address")).to_have_value(f"{name}.new@example.com")
         screenshot(page, f"account-email-error-{size}")
         page.locator("#password").fill(PASSWORD)

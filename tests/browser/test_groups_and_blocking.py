@@ -41,6 +41,11 @@ def test_rename_add_remove_and_leave_a_group(live_stack, browser, screenshot, vi
         expect(panel.locator(".group-member", has_text=names["alice"])).to_contain_text("Admin")
         expect(panel.locator(".group-member", has_text=names["bob"])).not_to_contain_text("Admin")
 
+        # A name of nothing visible is refused in plain words.
+        alice.get_by_label("Group name").fill("\u200b")
+        alice.get_by_role("button", name="Rename").click()
+        expect(panel.locator(".field-error")).to_have_text("Enter a group name.")
+
         # Rename: both see the new title and the system line, live.
         alice.get_by_label("Group name").fill("Ski trip")
         alice.get_by_role("button", name="Rename").click()
@@ -82,6 +87,10 @@ def test_rename_add_remove_and_leave_a_group(live_stack, browser, screenshot, vi
             f"{names['alice']} left; {names['carol']} is now an admin")
         conversation = sessions["carol"].get(f"{base}/api/conversations/{group}", timeout=10).json()["conversation"]
         assert {m["username"]: m["role"] for m in conversation["members"]} == {names["carol"]: "admin"}
+        carol_ctx, carol = signed_in_page(browser, base, sessions["carol"], viewport)
+        carol.goto(f"/chat/{group}")
+        expect(carol.locator("#conversation-subtitle")).to_contain_text("1 member ·")
+        carol_ctx.close()
     finally:
         alice_ctx.close()
         bob_ctx.close()
@@ -146,3 +155,27 @@ def test_cancel_a_request_and_block_a_friend_on_the_friends_page(live_stack, bro
     finally:
         alice_ctx.close()
         bob_ctx.close()
+
+
+def test_system_lines_do_not_count_as_unread_live(live_stack, browser):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    befriend(base, alice_api, bob_api, bob_name)
+    group = alice_api.post(f"{base}/api/conversations", json={"title": "Trip", "members": [bob_name]},
+                           timeout=10).json()["conversation"]["id"]
+    context, bob = signed_in_page(browser, base, bob_api)
+    try:
+        bob.goto("/chat")
+        badges = bob.locator("#conversation-list .badge")
+        expect(badges).to_have_count(0)
+        bob.wait_for_function("() => document.getElementById('connection-status').hidden")
+        alice_api.patch(f"{base}/api/conversations/{group}", json={"title": "Ski trip"}, timeout=10).raise_for_status()
+        expect(bob.locator("#conversation-list")).to_contain_text("Ski trip")
+        expect(badges).to_have_count(0)
+        assert not bob.title().startswith("(")
+        alice_api.post(f"{base}/api/conversations/{group}/messages", json={"text": "hi", "client_id": "unread-1"},
+                       timeout=10).raise_for_status()
+        expect(badges).to_have_text(["1"])
+    finally:
+        context.close()

@@ -142,6 +142,26 @@ def test_reads_while_the_page_was_still_connecting_show_once_it_connects(live_st
         context.close()
 
 
+def test_a_message_refused_for_its_length_offers_no_retry(live_stack, browser):
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    conversation_id = befriend(base, alice_api, bob_api, bob_name)
+    context, page = signed_in_page(browser, base, alice_api)
+    composer = page.locator("#composer-text")
+    try:
+        page.goto(f"/chat/{conversation_id}")
+        expect(composer).to_be_editable()
+        # What a paste into an older browser or a page with its limit removed can send.
+        composer.evaluate("(box) => box.removeAttribute('maxlength')")
+        composer.fill("y" * 5000)
+        composer.press("Enter")
+        expect(page.locator(".message.failed .message-status")).to_contain_text("Not sent:")
+        expect(page.locator(".retry-button")).to_have_count(0)
+    finally:
+        context.close()
+
+
 def test_the_first_enter_of_a_page_is_never_lost(live_stack, browser):
     """Until the page's script can send, the composer takes no keys, so an early Enter cannot
     become a new line in a message that never goes; once it can, the first Enter sends."""

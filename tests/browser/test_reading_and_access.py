@@ -302,3 +302,36 @@ def test_the_read_only_notice_keeps_the_last_message_in_view(live_stack, browser
         screenshot(page, "read-only-notice-at-bottom-phone")
     finally:
         context.close()
+
+
+def test_dark_mode_keeps_presence_and_flash_colours(live_stack, browser, screenshot):
+    base = live_stack.url
+    alice_name, bob_name, carol_name = new_username("alice"), new_username("bob"), new_username("carol")
+    alice_api, bob_api, _ = (api_session(base, n) for n in (alice_name, bob_name, carol_name))
+    befriend(base, alice_api, bob_api, bob_name)
+    bob_context, bob = signed_in_page(browser, base, bob_api)
+    context = browser.new_context(base_url=base, viewport=DESKTOP, color_scheme="dark")
+    context.add_cookies([{"name": c.name, "value": c.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
+                         for c in alice_api.cookies])
+    page = context.new_page()
+    try:
+        bob.goto("/chat")
+        page.goto(f"/friends?q={carol_name}")
+        dot = page.locator("#friends-list .presence-dot").first
+        expect(dot).to_have_attribute("data-online", "true")
+        expect(dot).to_have_css("background-color", "rgb(22, 163, 74)")  # green, not the offline grey
+        # The add-friend form, sent for someone who does not exist, answers with an error: red, not grey.
+        # A copy of it is sent: the page's live refresh may swap the original out of the document.
+        page.locator("#search-results form").evaluate("""(form) => {
+            const copy = document.body.appendChild(form.cloneNode(true));
+            copy.elements.username.value = "nobody_" + Date.now();
+            copy.submit();
+        }""")
+        expect(page.locator(".flash-error")).to_have_css("background-color", "rgb(127, 29, 29)")
+        screenshot(page, "dark-error-flash")
+        page.goto(f"/friends?q={carol_name}")
+        page.get_by_role("button", name=f"Add friend {carol_name}").click()
+        expect(page.locator(".flash-success")).to_have_css("background-color", "rgb(20, 83, 45)")
+    finally:
+        context.close()
+        bob_context.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, Sequence
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from shared.request_auth import ACCESS_COOKIE, REFRESH_COOKIE
 
@@ -115,8 +116,8 @@ def _cookie_blocking_session() -> requests.Session:
 class ServiceClient:
     service = "service"
 
-    def __init__(self, base_url: str, timeout: float, session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_urls: Sequence[str], timeout: float, session: requests.Session | None = None) -> None:
+        self.base_urls = [url.rstrip("/") for url in base_urls]
         self.timeout = timeout
         self.session = session or _cookie_blocking_session()
 
@@ -128,8 +129,7 @@ class ServiceClient:
             all_headers.update(caller.context_headers())
         all_headers.update(headers or {})
         try:
-            response = self.session.request(method, f"{self.base_url}{path}", json=json, params=params,
-                                            headers=all_headers, timeout=self.timeout, allow_redirects=False)
+            response = self._send(method, path, json=json, params=params, headers=all_headers, allow_redirects=False)
         except requests.RequestException as exc:
             log.warning("backend call failed", extra={"backend": self.service, "path": path, "error": str(exc)})
             raise ServiceUnavailable(self.service, f"{self.service} could not be reached") from None
@@ -146,7 +146,24 @@ class ServiceClient:
 
     def healthy(self) -> bool:
         """Whether the service's /healthz answers 200; raises requests.RequestException when unreachable."""
-        return self.session.get(f"{self.base_url}/healthz", timeout=min(self.timeout, 2.0)).status_code == 200
+        return self._send("GET", "/healthz", timeout=min(self.timeout, 2.0)).status_code == 200
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The request to the first of `base_urls` that answers. A GET moves on after any connection
+        error (a kept-alive connection to a killed instance fails on use); other methods only after a
+        refused or timed-out connect, which the server never saw, so they are never sent twice."""
+        kwargs.setdefault("timeout", self.timeout)
+        for base_url in self.base_urls[:-1]:
+            try:
+                return self.session.request(method, f"{base_url}{path}", **kwargs)
+            except requests.ConnectionError as exc:
+                reason = getattr(exc.args[0], "reason", None) if exc.args else None
+                never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+                if method != "GET" and not never_sent:
+                    raise
+                log.warning("backend instance unreachable, trying the next",
+                            extra={"backend": self.service, "url": base_url, "error": str(exc)})
+        return self.session.request(method, f"{self.base_urls[-1]}{path}", **kwargs)
 
     def json(self, response: requests.Response) -> dict[str, Any]:
         if response.status_code == 204 or not response.content:

@@ -72,7 +72,7 @@ def dead_backend_url() -> str:
 @pytest.fixture
 def make_app(auth_url, chat_url):
     def factory(**overrides):
-        settings = dict(auth_service_url=auth_url, chat_service_url=chat_url, secret_key="s" * 48,
+        settings = dict(auth_service_url=auth_url, chat_service_urls=(chat_url,), secret_key="s" * 48,
                         cookie_secure=False, request_timeout=5.0, app_env="development")
         settings.update(overrides)
         app = create_app(Config(**settings))

@@ -68,7 +68,7 @@ def test_a_wrong_current_password_is_shown_on_its_field(auth):
                                  {"current_password": "not it at all", "new_password": "a brand new secret"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'id="current_password-error"' in html and "Current password is not your current password." in html
+    assert 'id="current_password-error"' in html and "That is not your current password." in html
     # Passwords are never written back into the page.
     assert "not it at all" not in html and "a brand new secret" not in html
 

@@ -57,6 +57,18 @@ def test_wrong_method_on_a_page_is_405(client):
     assert client.put("/login", data={"username": "x"}).status_code == 405
 
 
+def test_reloading_a_refused_group_form_goes_to_the_form(client):
+    response = client.get("/groups")
+    assert response.status_code == 303 and response.headers["Location"] == "/friends#new-group"
+
+
+def test_error_pages_offer_log_in_only_when_logged_out(client, auth):
+    assert ">Log in</a>" in client.get("/no-such-page").get_data(as_text=True)
+    auth.register()
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "Not found" in page and ">Log in</a>" not in page
+
+
 def test_register_logs_in_and_forwards_auth_cookies(client, auth):
     auth.register()
     assert auth.cookie("access_token") and auth.cookie("refresh_token")
@@ -147,7 +159,7 @@ def test_conversation_of_someone_else_is_not_found(auth):
 
 
 def test_backends_down_gives_a_friendly_503_and_healthz_stays_200(make_app, dead_backend_url):
-    client = make_app(auth_service_url=dead_backend_url, chat_service_url=dead_backend_url).test_client()
+    client = make_app(auth_service_url=dead_backend_url, chat_service_urls=(dead_backend_url,)).test_client()
     client.set_cookie("access_token", "x")
     response = client.get("/chat")
     assert response.status_code == 503
@@ -214,3 +226,17 @@ def test_failed_logins_count_against_the_browser_not_the_gateway(make_app, stric
     assert mallory.cookie("access_token") is None, refused.status_code
     assert login(alice, username, PASSWORD, "198.51.100.2").headers["Location"] == "/chat"
     assert alice.cookie("access_token")
+
+
+def test_a_refused_group_name_is_explained_in_plain_words(make_app):
+    alice, bob = AuthActions(make_app().test_client()), AuthActions(make_app().test_client())
+    alice.register()
+    bob_name = bob.register()
+    alice.form("/friends/requests", {"username": bob_name}, page="/friends")
+    request_id = bob.client.get("/friends").get_data(as_text=True).split("/friends/requests/")[1].split("/accept")[0]
+    assert bob.form(f"/friends/requests/{request_id}/accept", {}, page="/friends").status_code == 303
+    for title, expected in (("\u200b\u200b", "Enter a group name."), ("x" * 101, "A group name can be at most 100 characters.")):
+        response = alice.form("/groups", {"title": title, "members": bob_name}, page="/friends")
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        assert expected in page and "invisible characters" not in page and "must be at most" not in page

@@ -119,6 +119,12 @@ def open_direct(username: str):
     return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
 
 
+@bp.get("/groups")
+def new_group_form():
+    # Reloading a refused form (shown at the POST's address) asks for this: the form lives on Friends.
+    return redirect(url_for("friends.index", _anchor="new-group"), code=303)
+
+
 @bp.post("/groups")
 @login_required
 def create_group():
@@ -127,7 +133,7 @@ def create_group():
     group = {"title": title, "members": members, "error": None}
     # A refused form comes back as it was typed, with the reason beside it (not in a toast).
     if not title:
-        group["error"] = {"field": "title", "message": "Give the group a name."}
+        group["error"] = {"field": "title", "message": "Enter a group name."}
     elif not members:
         group["error"] = {"field": "members", "message": "Pick at least one friend."}
     else:
@@ -137,7 +143,11 @@ def create_group():
             if error.status != 422:
                 raise
             field = "title" if "title" in error.fields else "members"
-            group["error"] = {"field": field, "message": error.fields.get(field) or error.message}
+            if field == "title":  # the API names its rule; say it the way the empty name is said
+                message = "A group name can be at most 100 characters." if len(title) > 100 else "Enter a group name."
+            else:
+                message = error.fields.get(field) or error.message
+            group["error"] = {"field": field, "message": message}
         else:
             return redirect(url_for("chat.conversation", conversation_id=conversation["id"]), code=303)
     return _render(group, 422)

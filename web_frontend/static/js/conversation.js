@@ -1,7 +1,7 @@
 // One open conversation: history with paging, live messages, sending, typing and "seen".
 import { api } from "./api.js";
 import { AttachmentTray, attachmentSummary, attachmentsNode } from "./attachments.js";
-import { announce, avatar, conversationTitle, directPartner, drawAvatar, el, messageTime, newClientId } from "./dom.js";
+import { announce, avatar, conversationTitle, directPartner, drawAvatar, el, memberCount, messageTime, newClientId } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { linkify } from "./linkify.js";
 import { MessageActions } from "./message_actions.js";
@@ -91,7 +91,7 @@ export class ConversationView {
     const subtitle = partner
       ? (this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
       : former[this.conversation.membership]
-        || `${this.conversation.members.length} members · ${this.conversation.members.map((m) => m.username).join(", ")}`;
+        || `${memberCount(this.conversation.members.length)} · ${this.conversation.members.map((m) => m.username).join(", ")}`;
     root.querySelector("#conversation-subtitle").textContent = subtitle;
     document.title = `${title} · Parley`;
   }
@@ -348,15 +348,19 @@ export class ConversationView {
     node.classList.remove("pending", "queued");
     node.classList.add("failed");
     const status = node.querySelector(".message-status");
-    const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
-    status.replaceChildren(`Not sent: ${reason} `, retry);
-    retry.addEventListener("click", () => {
-      node.classList.remove("failed");
-      node.classList.add("pending");
-      status.textContent = "Sending…";
-      this.outbox.add(pending);
-      this.input.focus();
-    });
+    status.replaceChildren(`Not sent: ${reason}`);
+    // The same message would be refused again (too long, not allowed here): nothing to retry.
+    if (error?.code !== "validation_error" && error?.code !== "forbidden") {
+      const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
+      status.append(" ", retry);
+      retry.addEventListener("click", () => {
+        node.classList.remove("failed");
+        node.classList.add("pending");
+        status.textContent = "Sending…";
+        this.outbox.add(pending);
+        this.input.focus();
+      });
+    }
     announce(`Message not sent: ${reason}`);
   }
 

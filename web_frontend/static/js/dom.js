@@ -69,6 +69,10 @@ export function directPartner(conversation, me) {
   return conversation.members.find((m) => m.id !== me.id) || null;
 }
 
+export function memberCount(count) {
+  return `${count} member${count === 1 ? "" : "s"}`;
+}
+
 export function newClientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

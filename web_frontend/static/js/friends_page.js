@@ -31,7 +31,7 @@ async function swapInFreshLists() {
   try {
     // Always the Friends page itself: a refused group form is shown at its own (POST-only) address.
     const response = await fetch(`/friends${location.pathname === "/friends" ? location.search : ""}`,
-      { credentials: "same-origin", headers: { Accept: "text/html" } });
+      { credentials: "same-origin", headers: { Accept: "text/html", "X-Live-Refresh": "1" } });
     if (!response.ok || response.redirected) return;
     html = await response.text();
   } catch {

@@ -2,7 +2,7 @@
 // roles, renaming, adding friends, removing members and making admins (admins only), leaving.
 // The server tells every member what changed (`conversation_updated`); this panel redraws from it.
 import { api } from "./api.js";
-import { announce, avatar, el } from "./dom.js";
+import { announce, avatar, el, memberCount } from "./dom.js";
 
 export class GroupPanel {
   constructor({ pane, me, conversation, friends, onChange }) {
@@ -61,8 +61,13 @@ export class GroupPanel {
     ]);
     rename.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.act(() => api(`/api/conversations/${id}`, { method: "PATCH", body: { title: titleInput.value } }),
-        "Group renamed");
+      this.act(() => api(`/api/conversations/${id}`, { method: "PATCH", body: { title: titleInput.value } })
+        .catch((error) => {
+          // The API names the field's rule; say it the way the New group form does.
+          if (error.status !== 422) throw error;
+          throw new Error(titleInput.value.trim().length > 100 ? "A group name can be at most 100 characters."
+            : "Enter a group name.");
+        }), "Group renamed");
     });
 
     const members = el("ul", { className: "group-members", attrs: { "aria-label": "Members" } },
@@ -93,7 +98,7 @@ export class GroupPanel {
       "You left the group"));
 
     this.panel.replaceChildren(
-      el("h2", { className: "group-panel-title", text: `${this.conversation.members.length} members` }),
+      el("h2", { className: "group-panel-title", text: memberCount(this.conversation.members.length) }),
       members, add, rename, this.error, leave);
   }
 
@@ -103,7 +108,7 @@ export class GroupPanel {
     const actions = [];
     if (admin && !me && member.role !== "admin") {
       const promote = el("button", { className: "button button-ghost button-small", text: "Make admin",
-        attrs: { type: "button", "aria-label": `Make ${member.username} an admin` } });
+        attrs: { type: "button", "aria-label": `Make admin: ${member.username}` } });
       promote.addEventListener("click", () => this.act(
         () => api(`/api/conversations/${id}/admins`, { method: "POST", body: { username: member.username } }),
         `${member.username} is now an admin`));

@@ -51,7 +51,9 @@ export class Sidebar {
     }
     const last = conversation.last_message;
     if (!last || last.id < message.id) conversation.last_message = message;
-    if (message.sender.id !== this.me.id && !readingNow && (!last || last.id < message.id)) {
+    // A system line (renamed, added, left) is news in the list but not something to read.
+    const counts = message.kind !== "system" && message.sender.id !== this.me.id;
+    if (counts && !readingNow && (!last || last.id < message.id)) {
       conversation.unread_count = (conversation.unread_count || 0) + 1;
       if (conversation.kind === "group" && mentions(message.text || "", this.me.username)) {
         conversation.unread_mentions = (conversation.unread_mentions || 0) + 1;
