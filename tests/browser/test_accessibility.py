@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions
 
 pytestmark = pytest.mark.browser
 
@@ -75,6 +75,7 @@ def test_every_page_has_no_serious_accessibility_violation(live_stack, browser, 
                     problems += [f"{name} {scheme}: {v}" for v in violations(page)]
                     if name == "chat-group":
                         # The open members panel (with its danger button) and the settings menu are checked too.
+                        open_conversation_actions(page)
                         page.locator("[aria-controls=group-panel]").click()
                         page.get_by_role("button", name="Leave group").wait_for()
                         problems += [f"members panel {scheme}: {v}" for v in violations(page)]
