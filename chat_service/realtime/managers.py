@@ -62,7 +62,7 @@ class QueueCounters:
     def __init__(self, manager_name: str) -> None:
         self.manager = manager_name
         self.received = 0  # events that came off the queue (this instance's own included)
-        self.delivered = 0  # events (from here or the queue) that had a local recipient
+        self.delivered = 0  # events (from the queue, or from here if unpublished) that had a local recipient
         self.connections_addressed = 0  # local connections those events were addressed to
         self.undeliverable = 0  # queue events with no local recipient
         self.undeliverable_cpu = 0.0  # seconds of CPU spent receiving and decoding those
