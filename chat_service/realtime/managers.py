@@ -94,8 +94,8 @@ class OnceManager(socketio.Manager):
     """Delivery to this instance's connections: each message at most once per connection.
 
     Used alone without Redis. With Redis it sits after python-socketio's pub/sub manager
-    in `OnceRedisManager`'s method order: that manager publishes an emit and then hands
-    it, and every emit arriving from other instances, to `Manager.emit` (through
+    in `OnceRedisManager`'s method order: that manager hands every emit arriving on the
+    queue (this instance's own included, see `QueueFirstManager`) to `Manager.emit` (through
     `super()`) for local delivery -- which is this `emit`. So every delivery passes here
     through the public emit signature, already decoded, without touching the queue's
     message format.

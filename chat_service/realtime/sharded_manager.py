@@ -20,10 +20,12 @@ not sharded or to everyone, the lookup cache's invalidating events (`everyone_ev
 and python-socketio's own control messages (remote disconnects, acks).
 
 Delivery keeps the Redis manager's guarantees: an emit reaches local connections when it
-comes back from the queue (`QueueFirstManager`), or at once if it could not be published; each message reaches a connection at most once (`OnceManager`); a break
-in the subscription is followed by `resync` to every local connection. A connection's
-shard subscription is confirmed by Redis before its connect handler returns, so every
-event published after the client sees itself connected reaches it.
+comes back from the queue (`QueueFirstManager`), or at once if it could not be published;
+each message reaches a connection at most once (`OnceManager`); a break in the subscription
+is followed by `resync` to every local connection. A connection's shard subscription is
+confirmed by Redis before its connect handler returns, so every event published after the
+client sees itself connected reaches it -- its own instance's emits included, which now
+depend on that subscription too.
 """
 
 from __future__ import annotations
