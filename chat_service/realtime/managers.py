@@ -62,7 +62,7 @@ class QueueCounters:
     def __init__(self, manager_name: str) -> None:
         self.manager = manager_name
         self.received = 0  # events that came off the queue (this instance's own included)
-        self.delivered = 0  # events (from here or the queue) that had a local recipient
+        self.delivered = 0  # events (from the queue, or from here if unpublished) that had a local recipient
         self.connections_addressed = 0  # local connections those events were addressed to
         self.undeliverable = 0  # queue events with no local recipient
         self.undeliverable_cpu = 0.0  # seconds of CPU spent receiving and decoding those
@@ -94,8 +94,8 @@ class OnceManager(socketio.Manager):
     """Delivery to this instance's connections: each message at most once per connection.
 
     Used alone without Redis. With Redis it sits after python-socketio's pub/sub manager
-    in `OnceRedisManager`'s method order: that manager publishes an emit and then hands
-    it, and every emit arriving from other instances, to `Manager.emit` (through
+    in `OnceRedisManager`'s method order: that manager hands every emit arriving on the
+    queue (this instance's own included, see `QueueFirstManager`) to `Manager.emit` (through
     `super()`) for local delivery -- which is this `emit`. So every delivery passes here
     through the public emit signature, already decoded, without touching the queue's
     message format.
@@ -132,15 +132,66 @@ class OnceManager(socketio.Manager):
         return len(rooms[room]) if room in rooms else 0
 
 
-class OnceRedisManager(socketio.RedisManager, OnceManager):
+class QueueFirstManager:
+    """Delivery through the queue first, for the pub/sub managers joining instances.
+
+    python-socketio delivers an emit to this instance's connections and then publishes
+    it. A connection on another instance could then get message N+1 (handled there and
+    delivered at once) before message N (handled here, acknowledged, still waiting in
+    that instance's listener). Here an emit is only published; this instance delivers it
+    when it comes back from the queue, like everyone else's, so every connection gets
+    the events of a channel in Redis's order -- and a recipient's events all travel on
+    one channel (its user room's shard, or the one channel). This holds for every event,
+    not only `message`: an edit, a deletion or a reaction must not overtake its message.
+
+    If the publish fails (Redis down), the emit is delivered locally at once: local
+    connections still get it; the others catch up with `resync`. Emits with a callback
+    keep python-socketio's local-first path (their acks are tied to this host id).
+    """
+
+    host_id: str
+    # Stands in for this instance's host id on its own emits coming back from the queue,
+    # which python-socketio's listener would otherwise drop as already delivered.
+    QUEUED_OWN_EMIT = "queued-own-emit"
+
+    def _publish_to_queue(self, message: dict) -> None:
+        """Publish, raising if Redis could not take it."""
+        raise NotImplementedError
+
+    def _handle_emit(self, message: dict) -> None:
+        if self._queue_first(message):
+            return  # delivered when it comes back from the queue, or by `_publish` if that fails
+        super()._handle_emit(message)  # type: ignore[misc]
+
+    def _publish(self, message: dict) -> None:
+        try:
+            self._publish_to_queue(message)
+        except Exception as error:
+            log.error("could not publish to the queue: %s", error.__class__.__name__)
+            if self._queue_first(message):
+                super()._handle_emit(message)  # type: ignore[misc]
+
+    def _queue_first(self, message: dict) -> bool:
+        return (message.get("method") == "emit" and message.get("host_id") == self.host_id
+                and message.get("callback") is None)
+
+    def own_emit_back(self, message: dict) -> dict:
+        """One of this instance's messages, back from the queue and decoded: an emit to
+        deliver here, or {} (control messages were handled here before publishing)."""
+        if not self._queue_first(message):
+            return {}
+        return {**message, "host_id": self.QUEUED_OWN_EMIT}
+
+
+class OnceRedisManager(QueueFirstManager, socketio.RedisManager, OnceManager):
     """Instances joined by Redis: each delivers what arrives on the channel (its own
     emits included) at most once per local connection, and drops from its lookup
     cache what the events say has changed on any instance.
 
     While Redis is down an instance still delivers its own emits to its own
-    connections (python-socketio hands them to local sockets before publishing); what
-    the others published is lost for it, so when its subscription comes back it tells
-    its connections to resynchronise (`resync`).
+    connections (`QueueFirstManager` delivers them when their publish fails); what the
+    others published is lost for it, so when its subscription comes back it tells its
+    connections to resynchronise (`resync`).
     """
 
     # Seconds between attempts to subscribe again: python-socketio doubles its wait up
@@ -174,5 +225,22 @@ class OnceRedisManager(socketio.RedisManager, OnceManager):
                 broken = True
                 time.sleep(self.RESUBSCRIBE_INTERVAL)
 
+    def _publish_to_queue(self, message: dict) -> None:
+        if not self.connected:
+            self._redis_connect()
+        try:
+            self.redis.publish(self.channel, self.json.dumps(message))
+        except Exception:
+            self.connected = False  # connect again next time
+            raise
+
     def _listen(self):
-        return self.counters.counted(super()._listen())
+        for message in self.counters.counted(super()._listen()):
+            # Decoded here (python-socketio would decode it anyway) to find this instance's own.
+            try:
+                data = self.json.loads(message)
+            except ValueError:
+                continue
+            if not isinstance(data, dict):
+                continue
+            yield self.own_emit_back(data) if data.get("host_id") == self.host_id else data

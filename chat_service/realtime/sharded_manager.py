@@ -19,11 +19,13 @@ One broadcast channel remains for what every instance must see: emits to rooms t
 not sharded or to everyone, the lookup cache's invalidating events (`everyone_events`),
 and python-socketio's own control messages (remote disconnects, acks).
 
-Delivery keeps the Redis manager's guarantees: local connections get an emit before it
-is published; each message reaches a connection at most once (`OnceManager`); a break
-in the subscription is followed by `resync` to every local connection. A connection's
-shard subscription is confirmed by Redis before its connect handler returns, so every
-event published after the client sees itself connected reaches it.
+Delivery keeps the Redis manager's guarantees: an emit reaches local connections when it
+comes back from the queue (`QueueFirstManager`), or at once if it could not be published;
+each message reaches a connection at most once (`OnceManager`); a break in the subscription
+is followed by `resync` to every local connection. A connection's shard subscription is
+confirmed by Redis before its connect handler returns, so every event published after the
+client sees itself connected reaches it -- its own instance's emits included, which now
+depend on that subscription too.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from redis.cluster import RedisCluster
 from shared.redis_client import connect, follow_failover
 
 from ..cache import LookupCache
-from .managers import RESYNC_EVENT, OnceManager
+from .managers import RESYNC_EVENT, OnceManager, QueueFirstManager
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def shard_of(room: str, shards: int) -> int:
     return zlib.crc32(room.encode()) % shards
 
 
-class ShardedRedisManager(socketio.PubSubManager, OnceManager):
+class ShardedRedisManager(QueueFirstManager, socketio.PubSubManager, OnceManager):
     name = "sharded"
 
     RESUBSCRIBE_INTERVAL = 0.5  # seconds between attempts while Redis is unreachable
@@ -87,9 +89,9 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
         self._broken = False  # the subscription broke and is not back yet
         self._confirmations: dict[str, threading.Event] = {}
         # Every payload starts with its sender's host id: this instance's own emits come
-        # back on the shards it shares with their recipients, and are dropped undecoded
-        # (their local connections had them before they were published). Host ids are all
-        # 32 hex digits, so every tag has the same length.
+        # back on the shards it shares with their recipients and are delivered then
+        # (`own_emit_back`). Host ids are all 32 hex
+        # digits, so every tag has the same length.
         self._sender_tag = f"{self.host_id}:"
         self._own_prefix = self._sender_tag.encode()
 
@@ -125,20 +127,16 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
             self._sharded_pubsub = int(version.split(".")[0]) >= 7
         return self._sharded_pubsub
 
-    def _publish(self, data: dict) -> None:
-        try:
-            sharded = self._uses_sharded_pubsub()
-            for channel, message in self.routes(data):
-                payload = self._sender_tag + self.json.dumps(message)
-                if channel is None and not self._cluster:
-                    self.redis.publish(self.channel, payload)
-                elif sharded:
-                    self.redis.spublish(channel or self.channel, payload)
-                else:
-                    self.redis.publish(channel, payload)
-        except redis.RedisError as error:
-            # Local connections already have it; the others catch up with `resync`.
-            log.error("could not publish to the queue: %s", error.__class__.__name__)
+    def _publish_to_queue(self, data: dict) -> None:
+        sharded = self._uses_sharded_pubsub()
+        for channel, message in self.routes(data):
+            payload = self._sender_tag + self.json.dumps(message)
+            if channel is None and not self._cluster:
+                self.redis.publish(self.channel, payload)
+            elif sharded:
+                self.redis.spublish(channel or self.channel, payload)
+            else:
+                self.redis.publish(channel, payload)
 
     # --- subscription lifecycle ------------------------------------------------------------
 
@@ -245,7 +243,8 @@ class ShardedRedisManager(socketio.PubSubManager, OnceManager):
                     kind = message.get("type")
                     if kind in ("message", "smessage"):
                         data = message["data"]
-                        yield {} if data.startswith(self._own_prefix) else data[len(self._own_prefix):]
+                        body = data[len(self._own_prefix):]
+                        yield self.own_emit_back(self.json.loads(body)) if data.startswith(self._own_prefix) else body
                     elif kind in ("subscribe", "ssubscribe"):
                         channel = message["channel"]
                         confirmed = self._confirmations.get(

@@ -4,7 +4,9 @@ that an instance subscribes to a shard exactly while it hosts someone of it."""
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
+import threading
 import time
 from typing import Iterator
 
@@ -190,3 +192,32 @@ def test_after_a_redis_restart_subscriptions_come_back_with_resync_and_publishin
         two.server.emit("typing", {}, to=room)
         wait_until(lambda: one.manager.counters.delivered == 3)
         one.disconnect(sid)
+
+
+def test_a_connection_gets_a_rooms_events_in_the_order_they_were_published(redis_url, prefix):
+    """Message 1 is emitted on instance `one` while `two`'s listener is busy; message 2,
+    emitted on `two` afterwards, must not overtake it on `two`'s own connection."""
+    one, two = Instance(redis_url, prefix), Instance(redis_url, prefix)
+    wait_until(lambda: one.manager._pubsub is not None and two.manager._pubsub is not None)
+    room = next(rooms_in_shard(1))
+    two.connect(room)
+    got: list[list] = []
+    two.server._send_eio_packet = lambda eio_sid, packet: got.append(json.loads(packet.data[1:]))
+    listener_busy, go_on = threading.Event(), threading.Event()
+    deliver = two.manager.before_delivery
+
+    def slow_for_typing(event, data):
+        if event == "typing":
+            listener_busy.set()
+            go_on.wait(10)
+        deliver(event, data)
+
+    two.manager.before_delivery = slow_for_typing
+    one.server.emit("typing", {}, to=room)
+    assert listener_busy.wait(10)
+    one.server.emit("message", {"id": 1}, to=room)  # waits behind `typing` in two's listener
+    two.server.emit("message", {"id": 2}, to=room)
+    time.sleep(0.2)  # room for a local delivery that would overtake message 1
+    go_on.set()
+    wait_until(lambda: len(got) == 3)
+    assert [data.get("id") for _, data in got] == [None, 1, 2]
