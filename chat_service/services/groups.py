@@ -70,8 +70,7 @@ def _system_line(session: Session, conversation: Conversation, actor: User,
                  data: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
     now = utcnow()
     line = Message(conversation_id=conversation.id, sender_id=actor.id, text=system_line_text(actor.username, data),
-                   client_id=None,
-                   created_at=now, kind="system", data=data)
+                   client_id=None, created_at=now, kind="system", data=data)
     session.add(line)
     session.flush()
     previous_id = conversation.last_message_id

@@ -58,8 +58,8 @@ def system_line_user_ids(data: dict[str, Any] | None) -> set[int]:
 
 
 def _anonymised_system_line(message: Message, sender: User, deleted_user_ids: set[int]) -> tuple[str, Any]:
-    """A system line's text and data with every deleted account named "Deleted user", as when
-    it was written the names were still theirs."""
+    """A system line's text and data with every deleted account named "Deleted user": they were
+    written with the names the accounts had then, so they are rewritten when read."""
     named = system_line_user_ids(message.data) & deleted_user_ids
     if message.data is None or (sender.deleted_at is None and not named):
         return message.text, message.data
