@@ -28,12 +28,7 @@ from shared.validation import check_field, invalid
 from ..events import queue_event
 from ..models import Conversation, Member, Message, User
 from .conversations import GROUP_TITLE, MAX_GROUP_MEMBERS, conversation_views, friends_named, get_view
-from .payloads import member_payloads, message_payload, user_payload
-
-
-def _names(users: list[User]) -> str:
-    names = [u.username for u in users]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+from .payloads import member_payloads, message_payload, system_line_text, user_payload
 
 
 def _open_group(session: Session, conversation_id: int, me: User) -> tuple[Conversation, Member]:
@@ -71,11 +66,11 @@ def _member(session: Session, conversation_id: int, user: User | None) -> Member
     return member
 
 
-def _system_line(session: Session, conversation: Conversation, actor: User, text: str,
+def _system_line(session: Session, conversation: Conversation, actor: User,
                  data: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
     now = utcnow()
-    line = Message(conversation_id=conversation.id, sender_id=actor.id, text=text, client_id=None,
-                   created_at=now, kind="system", data=data)
+    line = Message(conversation_id=conversation.id, sender_id=actor.id, text=system_line_text(actor.username, data),
+                   client_id=None, created_at=now, kind="system", data=data)
     session.add(line)
     session.flush()
     previous_id = conversation.last_message_id
@@ -109,8 +104,7 @@ def rename(session: Session, me: User, conversation_id: int, title: object) -> d
     if title != conversation.title:
         previous = conversation.title
         conversation.title = title
-        _, line = _system_line(session, conversation, me, f"{me.username} renamed the group to “{title}”",
-                               {"action": "renamed", "title": title, "previous_title": previous})
+        _, line = _system_line(session, conversation, me, {"action": "renamed", "title": title, "previous_title": previous})
         _announce(session, conversation, line)
     return get_view(session, me.id, conversation_id)
 
@@ -135,8 +129,7 @@ def add_members(session: Session, me: User, conversation_id: int, usernames: obj
         else:
             member.left_message_id, member.removed, member.role, member.joined_at = None, False, "member", now
     session.flush()
-    _, line = _system_line(session, conversation, me, f"{me.username} added {_names(added)}",
-                           {"action": "added", "users": [user_payload(u) for u in added]})
+    _, line = _system_line(session, conversation, me, {"action": "added", "users": [user_payload(u) for u in added]})
     _announce(session, conversation, line)
     for user in added:
         queue_event(session, "conversation", conversation_views(session, user.id, conversation_id)[0], [user.id])
@@ -155,15 +148,9 @@ def _depart(session: Session, conversation: Conversation, me: User, member: Memb
         heir_member, heir = remaining[0]
         heir_member.role = "admin"
         heirs = [heir]
-    if removed:
-        text = f"{me.username} removed {user.username}"
-    else:
-        text = f"{user.username} left"
-    if heirs:
-        text += f"; {heirs[0].username} is now an admin"
     data = {"action": "removed" if removed else "left", "users": [user_payload(user)],
             "admins": [user_payload(h) for h in heirs], "title": conversation.title}
-    line, payload = _system_line(session, conversation, me, text, data)
+    line, payload = _system_line(session, conversation, me, data)
     member.left_message_id = line.id
     member.removed = removed
     session.flush()
@@ -196,7 +183,6 @@ def make_admin(session: Session, me: User, conversation_id: int, user: User | No
     member = _member(session, conversation_id, user)
     if member.role != "admin":
         member.role = "admin"
-        _, line = _system_line(session, conversation, me, f"{me.username} made {user.username} an admin",
-                               {"action": "made_admin", "users": [user_payload(user)]})
+        _, line = _system_line(session, conversation, me, {"action": "made_admin", "users": [user_payload(user)]})
         _announce(session, conversation, line)
     return get_view(session, me.id, conversation_id)

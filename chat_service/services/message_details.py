@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Message, Reaction, User
-from .payloads import message_payload, user_payload
+from .payloads import message_payload, system_line_user_ids, user_payload
 
 # Characters of the original shown above a reply: a line, not the whole text.
 EXCERPT_LENGTH = 100
@@ -66,5 +66,14 @@ def message_payloads(session: Session, rows: list[tuple[Message, User]], reader_
     """Messages as `reader_id` sees them, with reactions and reply previews."""
     reactions = reaction_summaries(session, (m.id for m, _ in rows), reader_id)
     replies = reply_previews(session, (m.reply_to_id for m, _ in rows if m.reply_to_id is not None))
-    return [message_payload(m, u, reactions=reactions.get(m.id), reply_to=replies.get(m.reply_to_id))
+    deleted = deleted_user_ids(session, set().union(*(system_line_user_ids(m.data) for m, _ in rows
+                                                      if m.kind == "system")))
+    return [message_payload(m, u, reactions=reactions.get(m.id), reply_to=replies.get(m.reply_to_id),
+                            deleted_user_ids=deleted)
             for m, u in rows]
+
+
+def deleted_user_ids(session: Session, user_ids: set[int]) -> set[int]:
+    if not user_ids:
+        return set()
+    return set(session.scalars(select(User.id).where(User.id.in_(user_ids), User.deleted_at.is_not(None))))

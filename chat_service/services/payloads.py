@@ -14,11 +14,15 @@ DELETED_USER_NAME = "Deleted user"
 
 def user_payload(user: User) -> dict[str, Any]:
     if user.deleted_at is not None:
-        # The name goes with the account; `deleted` lets clients show it differently.
-        return {"id": user.id, "username": DELETED_USER_NAME, "created_at": format_timestamp(user.created_at),
-                "avatar_url": None, "deleted": True}
+        return _deleted_user_payload(user.id, format_timestamp(user.created_at))
     return {"id": user.id, "username": user.username, "created_at": format_timestamp(user.created_at),
             "avatar_url": avatar_url(user)}
+
+
+def _deleted_user_payload(user_id: int, created_at: str | None) -> dict[str, Any]:
+    # The name goes with the account; `deleted` lets clients show it differently.
+    return {"id": user_id, "username": DELETED_USER_NAME, "created_at": created_at, "avatar_url": None,
+            "deleted": True}
 
 
 def avatar_url(user: User) -> str | None:
@@ -29,15 +33,58 @@ def avatar_url(user: User) -> str | None:
     return f"/api/users/{user.id}/avatar?v={user.avatar_key[:12]}"
 
 
+def system_line_text(actor_name: str, data: dict[str, Any]) -> str:
+    """What a system line (a change to a group, services/groups.py) says, from its `data`."""
+    def names(key: str) -> str:
+        found = [user["username"] for user in data.get(key) or []]
+        return found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
+
+    action = data["action"]
+    if action == "renamed":
+        return f"{actor_name} renamed the group to “{data['title']}”"
+    if action == "added":
+        return f"{actor_name} added {names('users')}"
+    if action == "made_admin":
+        return f"{actor_name} made {names('users')} an admin"
+    text = f"{actor_name} removed {names('users')}" if action == "removed" else f"{names('users')} left"
+    if data.get("admins"):
+        text += f"; {names('admins')} is now an admin"
+    return text
+
+
+def system_line_user_ids(data: dict[str, Any] | None) -> set[int]:
+    """Whom a system line names besides its sender (whose name it also shows)."""
+    return {user["id"] for key in ("users", "admins") for user in (data or {}).get(key) or []}
+
+
+def _anonymised_system_line(message: Message, sender: User, deleted_user_ids: set[int]) -> tuple[str, Any]:
+    """A system line's text and data with every deleted account named "Deleted user": they were
+    written with the names the accounts had then, so they are rewritten when read."""
+    named = system_line_user_ids(message.data) & deleted_user_ids
+    if message.data is None or (sender.deleted_at is None and not named):
+        return message.text, message.data
+    data = {key: [_deleted_user_payload(user["id"], user.get("created_at")) if user["id"] in named else user
+                  for user in value]
+            if key in ("users", "admins") else value
+            for key, value in message.data.items()}
+    actor_name = DELETED_USER_NAME if sender.deleted_at is not None else sender.username
+    return system_line_text(actor_name, data), data
+
+
 def message_payload(message: Message, sender: User, *, reactions: list[dict[str, Any]] | None = None,
-                    reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`reactions` as seen by the reader (`me`) and `reply_to` come from `message_details`."""
+                    reply_to: dict[str, Any] | None = None,
+                    deleted_user_ids: set[int] = frozenset()) -> dict[str, Any]:
+    """`reactions` as seen by the reader (`me`) and `reply_to` come from `message_details`;
+    `deleted_user_ids` holds the deleted accounts among those a system line names."""
+    text, data = message.text, message.data
+    if message.kind == "system":
+        text, data = _anonymised_system_line(message, sender, deleted_user_ids)
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "sender": user_payload(sender),
         "sender_deleted": sender.deleted_at is not None,
-        "text": message.text,
+        "text": text,
         "client_id": message.client_id,
         "created_at": format_timestamp(message.created_at),
         # Extensions: edits, tombstones, reactions and replies.
@@ -47,7 +94,7 @@ def message_payload(message: Message, sender: User, *, reactions: list[dict[str,
         "reply_to": reply_to,
         # Extensions: "text" or "system" (a change to a group; `text` tells it, `data` says it).
         "kind": message.kind or "text",
-        "data": message.data,
+        "data": data,
     }
 
 

@@ -94,3 +94,35 @@ def test_a_malformed_announcement_is_ignored(deletions):
     assert deletions.deleted_user_id(b"not json") is None
     assert deletions.deleted_user_id(b'{"user_id": "7"}') is None
     assert deletions.deleted_user_id(b'{"user_id": 7}') == 7
+
+
+def test_system_lines_name_a_deleted_user_deleted_user(app, client, auth, deletions):
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    auth.befriend(alice, bob)
+    auth.befriend(alice, carol)
+    gid = client.post("/api/conversations", json={"title": "Trip", "members": ["bob", "carol"]},
+                      headers=alice.headers).get_json()["conversation"]["id"]
+    assert client.delete(f"/api/conversations/{gid}/members/carol", headers=alice.headers).status_code == 204
+    assert client.post(f"/api/conversations/{gid}/members", json={"members": ["carol"]},
+                       headers=alice.headers).status_code == 200
+    assert client.delete(f"/api/conversations/{gid}/members/alice", headers=alice.headers).status_code == 204
+
+    def lines():
+        messages = client.get(f"/api/conversations/{gid}/messages", headers=bob.headers).get_json()["messages"]
+        return [(m["text"], [u["username"] for u in m["data"].get("users", []) + m["data"].get("admins", [])])
+                for m in messages if m["kind"] == "system"]
+
+    assert lines() == [("alice removed carol", ["carol"]), ("alice added carol", ["carol"]),
+                       ("alice left; bob is now an admin", ["alice", "bob"])]
+
+    apply_deletion(app, deletions, carol.id)
+    apply_deletion(app, deletions, alice.id)
+
+    assert lines() == [("Deleted user removed Deleted user", ["Deleted user"]),
+                       ("Deleted user added Deleted user", ["Deleted user"]),
+                       ("Deleted user left; bob is now an admin", ["Deleted user", "bob"])]
+    conversations = client.get("/api/conversations", headers=bob.headers).get_json()["conversations"]
+    preview = next(c["last_message"] for c in conversations if c["id"] == gid)
+    assert preview["text"] == "Deleted user left; bob is now an admin"
+    assert preview["data"]["users"][0] == {"id": alice.id, "username": "Deleted user", "created_at": alice.created_at,
+                                           "avatar_url": None, "deleted": True}

@@ -54,7 +54,15 @@ def test_a_phone_user_deletes_their_account_and_the_friend_sees_deleted_user(sta
 
             # The friend's page: the conversation now names "Deleted user", and it is read-only.
             expect(desk.locator(".conversation-name").first).to_have_text("Deleted user", timeout=10000)
+            # Its open header follows at once, and offers nothing to do about an account that is gone.
+            actions = desk.locator("#conversation-actions .button")
+            expect(desk.locator("#conversation-title")).to_have_text("Deleted user")
+            expect(desk.locator("#conversation-subtitle")).to_have_text("Account deleted")
+            expect(desk.get_by_text("This account was deleted. This conversation is read-only.")).to_be_visible()
+            expect(actions).to_have_text(["Search"])
             desk.reload()
+            expect(desk.locator("#conversation-title")).to_have_text("Deleted user")
+            expect(actions).to_have_text(["Search"])
             expect(desk.locator(".bubble", has_text="so long")).to_be_visible()
             expect(desk.locator(".pane").get_by_text("Deleted user").first).to_be_visible()
             screenshot(desk, "friend-sees-deleted-user-desktop")

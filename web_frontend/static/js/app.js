@@ -136,8 +136,16 @@ function start() {
     view.updateConversation({ id: view.id, blocked });
     if (blocked) view.setWritable(false);
   };
+  // Nobody is left to block or to be notified about: the header offers neither.
+  const showPartnerDeleted = (partner) => {
+    view.updateConversation({ id: view.id,
+      members: view.conversation.members.map((m) => (m.id === partner.id ? partner : m)) });
+    if (blockButton) blockButton.button.remove();
+    attention.removeMuteToggle();
+  };
   const partnerAtOpen = view && directPartner(view.conversation, data.me);
-  if (partnerAtOpen) {
+  if (partnerAtOpen?.deleted) attention.removeMuteToggle();
+  else if (partnerAtOpen) {
     blockButton = new BlockButton({ pane: document.querySelector(".pane"), partner: partnerAtOpen,
       blocked: Boolean(view.conversation.blocked), onChange: showBlocked });
   }
@@ -174,7 +182,10 @@ function start() {
   const partnerOfOpenChat = () => view && directPartner(view.conversation, data.me);
   connection.on("friend_removed", ({ friend }) => {
     data.friends = data.friends.filter((f) => f.id !== friend.id);
-    if (partnerOfOpenChat()?.id === friend.id) view.setWritable(false);
+    if (partnerOfOpenChat()?.id === friend.id) {
+      if (friend.deleted) showPartnerDeleted(friend);
+      view.setWritable(false);
+    }
     // A deleted account: its conversations now name "Deleted user".
     if (friend.deleted) sidebar.reload();
   });

@@ -189,6 +189,11 @@ export class Attention {
     this.renderMute();
   }
 
+  removeMuteToggle() {
+    this.muteButton?.remove();
+    this.muteButton = null;
+  }
+
   renderMute() {
     if (!this.muteButton) return;
     const muted = Boolean(this.sidebar.get(this.openId)?.muted);

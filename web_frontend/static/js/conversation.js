@@ -89,7 +89,7 @@ export class ConversationView {
     drawAvatar(root.querySelector("#conversation-avatar"), title, partner);
     const former = { left: "You left this group", removed: "You were removed from this group" };
     const subtitle = partner
-      ? (this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
+      ? (partner.deleted ? "Account deleted" : this.conversation.blocked ? "Blocked" : !this.writable ? "Not friends" : isOnline(partner.id) ? "Online" : "Offline")
       : former[this.conversation.membership]
         || `${memberCount(this.conversation.members.length)} · ${this.conversation.members.map((m) => m.username).join(", ")}`;
     root.querySelector("#conversation-subtitle").textContent = subtitle;
@@ -283,6 +283,7 @@ export class ConversationView {
     const partner = directPartner(this.conversation, this.me);
     if (membership === "removed") return "You were removed from this group. What was said until then stays here.";
     if (membership === "left") return "You left this group. What was said until then stays here.";
+    if (partner?.deleted) return "This account was deleted. This conversation is read-only.";
     if (blocked && partner) return `You blocked ${partner.username}. This conversation is read-only.`;
     return "You are no longer friends. This conversation is read-only.";
   }
