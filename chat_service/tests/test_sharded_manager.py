@@ -57,6 +57,12 @@ def test_an_emit_is_published_once_per_shard_of_its_user_rooms():
     assert sorted(r for _, message in routes for r in message["room"]) == sorted(rooms)
 
 
+def test_an_emit_to_the_rooms_of_many_shards_is_published_once_on_the_broadcast_channel():
+    manager = make_manager("redis://127.0.0.1:1/0", "p", shards=1024)
+    group = emit_message([user_room(uid) for uid in range(1, 101)])
+    assert manager.routes(group) == [(None, group)]
+
+
 def test_shards_are_stable_and_spread():
     assert shard_of("user:42", 64) == shard_of("user:42", 64)
     assert len({shard_of(user_room(uid), 64) for uid in range(1000)}) == 64
