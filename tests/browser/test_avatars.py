@@ -12,7 +12,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, signed_in_page
+from .conftest import DESKTOP, PHONE, api_session, befriend, new_username, open_conversation_actions, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -71,6 +71,7 @@ def test_an_avatar_set_on_the_account_page_reaches_the_friends_open_pages(live_s
             direct = bob.locator(".conversation-item", has_text=alice_name).locator(".avatar")
             shows_picture(direct)
             expect(direct.locator(".presence-dot")).to_have_count(1)
+        open_conversation_actions(bob)
         bob.get_by_role("button", name="Members").click()
         shows_picture(bob.locator(".group-member", has_text=alice_name))
         screenshot(bob, f"avatar-seen-by-friend-{size}")
