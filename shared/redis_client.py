@@ -80,3 +80,31 @@ def follow_failover(client: Client) -> None:
     subscription goes to the new owner. Raises while no node answers."""
     if isinstance(client, RedisCluster):
         client.nodes_manager.initialize()
+
+
+def publish_all(client: Client, commands: list[tuple[str, str, str]]) -> None:
+    """Send PUBLISH/SPUBLISH commands, in order, in one round trip on one connection;
+    raises if Redis did not take every one.
+
+    On a message's path (one command per shard its recipients fall in), redis-py's
+    per-command path -- pool checkout, retry wrapper, metrics hooks, return -- cost
+    71 µs of CPU per publish, two publishes 122 µs; this costs 47 µs for one and 52 µs
+    for two (docs/benchmarks.md). A cluster spreads the channels over nodes, so there
+    each command goes through the cluster client, which knows which node owns which.
+    """
+    if isinstance(client, RedisCluster):
+        for command in commands:
+            client.execute_command(*command)
+        return
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        for _ in commands:
+            connection.read_response()
+    except BaseException:
+        # Replies left unread would answer the next user's commands: start afresh.
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)

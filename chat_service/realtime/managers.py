@@ -12,6 +12,8 @@ from cachetools import FIFOCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shared.redis_client import publish_all
+
 from ..cache import LookupCache
 
 log = logging.getLogger(__name__)
@@ -229,7 +231,7 @@ class OnceRedisManager(QueueFirstManager, socketio.RedisManager, OnceManager):
         if not self.connected:
             self._redis_connect()
         try:
-            self.redis.publish(self.channel, self.json.dumps(message))
+            publish_all(self.redis, [("PUBLISH", self.channel, self.json.dumps(message))])
         except Exception:
             self.connected = False  # connect again next time
             raise

@@ -44,7 +44,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.cluster import RedisCluster
 
-from shared.redis_client import connect, follow_failover
+from shared.redis_client import connect, follow_failover, publish_all
 
 from ..cache import LookupCache
 from .managers import RESYNC_EVENT, OnceManager, QueueFirstManager
@@ -137,14 +137,16 @@ class ShardedRedisManager(QueueFirstManager, socketio.PubSubManager, OnceManager
 
     def _publish_to_queue(self, data: dict) -> None:
         sharded = self._uses_sharded_pubsub()
+        commands = []
         for channel, message in self.routes(data):
             payload = self._sender_tag + self.json.dumps(message)
             if channel is None and not self._cluster:
-                self.redis.publish(self.channel, payload)
+                commands.append(("PUBLISH", self.channel, payload))
             elif sharded:
-                self.redis.spublish(channel or self.channel, payload)
+                commands.append(("SPUBLISH", channel or self.channel, payload))
             else:
-                self.redis.publish(channel, payload)
+                commands.append(("PUBLISH", channel, payload))
+        publish_all(self.redis, commands)
 
     # --- subscription lifecycle ------------------------------------------------------------
 
