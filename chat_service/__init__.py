@@ -37,6 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .realtime import create_socketio
     from .realtime.connections import ConnectionRegistry
     from .realtime.deleted_accounts import DeletedAccounts
+    from .realtime import packets
     from .realtime.handlers import register_handlers
     from .realtime.maintenance import Maintenance
     from .realtime.session_ends import SessionEnds
@@ -45,6 +46,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .services.presence import LocalPresence, RedisPresence
 
     config = config or Config.from_env()
+    packets.install()
     async_mode = "threading"
     if running_under_gevent():
         # The gunicorn gevent worker patches sockets (covers redis-py and requests);

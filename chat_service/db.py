@@ -13,13 +13,14 @@ from shared.database import normalize_database_url
 from .cache import SESSION_KEY as CACHE_SESSION_KEY
 from .cache import LookupCache
 from .events import PENDING_EVENTS, Publisher
+from .message_writer import MessageWriter
 
-AUTOCOMMIT_ENGINE = "autocommit_engine"
+MESSAGE_WRITER = "message_writer"
 
 
-def autocommit_engine(session: Session) -> Engine | None:
-    """The engine whose connections run each statement as its own transaction (PostgreSQL only)."""
-    return session.info.get(AUTOCOMMIT_ENGINE)
+def message_writer(session: Session) -> MessageWriter | None:
+    """The process's writer of messages (PostgreSQL only; see message_writer.py)."""
+    return session.info.get(MESSAGE_WRITER)
 
 
 def create_db_engine(url: str, pool_size: int = 10, *, autocommit: bool = False) -> Engine:
@@ -88,16 +89,17 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     def __init__(self, url: str, publish: Publisher, cache: LookupCache | None = None, pool_size: int = 10) -> None:
         self.engine = create_db_engine(url, pool_size)
-        # PostgreSQL: connections kept in autocommit for writes that are one statement (a
-        # message). Switching a pooled connection in and out of autocommit costs a round trip.
+        # PostgreSQL: connections kept in autocommit for the message writer, whose writes are
+        # one statement each. Switching a pooled connection in and out of autocommit costs a round trip.
         self.autocommit_engine = (create_db_engine(url, pool_size, autocommit=True)
                                   if self.engine.dialect.name == "postgresql" else None)
         if self.autocommit_engine is not None:
             _renew_together(self.engine, self.autocommit_engine)
+        self.message_writer = MessageWriter(self.autocommit_engine) if self.autocommit_engine is not None else None
         self.cache = cache or LookupCache()
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False,
                                          info={CACHE_SESSION_KEY: self.cache,
-                                               AUTOCOMMIT_ENGINE: self.autocommit_engine})
+                                               MESSAGE_WRITER: self.message_writer})
         self._publish = publish
         event.listen(self.sessionmaker, "after_commit", self._after_commit)
         event.listen(self.sessionmaker, "after_rollback", self._after_rollback)

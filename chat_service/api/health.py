@@ -30,8 +30,10 @@ def _check() -> dict:
             log.warning("health check: redis unreachable")
             raise Unavailable("Redis is unreachable.") from None
         checks["redis"] = "ok"
+    writer = rt.database.message_writer
     return {"status": "ok", "instance": rt.config.instance_id, "checks": checks,
-            "connections": len(rt.connections), "queue": rt.socketio.server.manager.counters.to_dict()}
+            "connections": len(rt.connections), "queue": rt.socketio.server.manager.counters.to_dict(),
+            **({"message_writer": writer.to_dict()} if writer is not None else {})}
 
 
 @probes.get("/healthz")

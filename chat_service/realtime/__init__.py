@@ -10,7 +10,6 @@ from ..cache import INVALIDATING_EVENTS, LookupCache
 from ..config import Config
 from .managers import OnceManager, OnceRedisManager
 from .origins import OriginPolicy
-from .packets import Packet
 from .rooms import is_user_room
 from .sharded_manager import ShardedRedisManager
 
@@ -42,7 +41,6 @@ def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCa
         # A connection's events run one after another in its reader greenlet rather than
         # in a new greenlet each (which showed in the profile); they also keep their order.
         async_handlers=False,
-        serializer=Packet,
         logger=False,
         engineio_logger=False,
     )

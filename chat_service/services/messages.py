@@ -15,8 +15,9 @@ from shared.timestamps import format_timestamp, utcnow
 from shared.validation import Fields, Id, Text, check_field, invalid
 
 from ..cache import ConversationFacts
-from ..db import autocommit_engine
+from ..db import message_writer
 from ..events import queue_event
+from ..message_writer import STORE_ONE
 from ..models import Conversation, Member, Message, User
 from . import attachments, blocks
 from .conversations import membership, readable_up_to, require_can_post
@@ -64,35 +65,9 @@ def _broadcast_again(session: Session, stored: SendResult, conversation: Convers
     return stored
 
 
-# PostgreSQL stores a message in one statement on a connection that stays in autocommit:
-# one round trip instead of BEGIN, four statements and COMMIT (each ~0.1 ms of worker CPU).
-# The conversation row is locked before nextval gives the message its id, and the
-# statement commits before the lock is released, so messages of one conversation
-# commit in id order: `after=<last id seen>` never skips one that committed late.
-# When (sender_id, client_id) already names a message, nothing changes and no row returns.
-# It also returns the conversation's previous message id, which lets clients notice a gap.
-# Run as driver SQL (psycopg2's %(name)s parameters; created_at is a timezone-aware
-# datetime): no compile-cache key is computed per message for a statement that never varies.
-_STORE_ON_POSTGRESQL = """
-WITH locked AS (
-    SELECT id, last_message_id FROM conversations WHERE id = %(conversation_id)s FOR UPDATE
-), stored AS (
-    INSERT INTO messages (conversation_id, sender_id, text, client_id, created_at, reply_to_id)
-    SELECT id, %(sender_id)s, %(text)s, %(client_id)s, %(created_at)s, %(reply_to_id)s FROM locked
-    ON CONFLICT (sender_id, client_id) DO NOTHING
-    RETURNING id
-), touched AS (
-    UPDATE conversations SET last_message_id = stored.id, last_activity_at = %(created_at)s
-    FROM stored WHERE conversations.id = %(conversation_id)s
-), marked AS (
-    -- My own message is read by me: keeps my marker current.
-    UPDATE conversation_members SET last_read_message_id = stored.id
-    FROM stored WHERE conversation_id = %(conversation_id)s AND user_id = %(sender_id)s
-        AND last_read_message_id < stored.id
-)
-SELECT stored.id, locked.last_message_id FROM stored, locked
-"""
-
+# PostgreSQL stores a message with one statement (`message_writer.STORE_ONE`), which also
+# moves the conversation's and the sender's markers and returns the conversation's previous
+# message id; messages sent at the same moment share a statement and its commit (group commit).
 # SQLite (development and tests) serialises writers, so plain statements in one transaction do.
 _SQLITE_INSERT = (sqlite_insert(MESSAGES).on_conflict_do_nothing(index_elements=["sender_id", "client_id"])
                   .returning(MESSAGES.c.id))
@@ -108,15 +83,14 @@ _SQLITE_MARK_READ = (update(MEMBERS).where(MEMBERS.c.conversation_id == bindpara
 def _store(session: Session, row: dict[str, Any], *, own_statement: bool = True) -> tuple[int, int | None] | None:
     """Insert the message and move the conversation's and my marker to it; its id and
     the id of the conversation's message before it, or None (and nothing changed) when
-    (sender_id, client_id) names a message already. Unless `own_statement`, on PostgreSQL
-    the statement runs in the session's transaction, for actions that write more."""
-    single_statements = autocommit_engine(session)
-    if single_statements is not None:
+    (sender_id, client_id) names a message already. On PostgreSQL the message is committed
+    on return (by the process's message writer), unless not `own_statement`: then it is
+    written in the session's transaction, for actions that write more."""
+    writer = message_writer(session)
+    if writer is not None:
         if own_statement:
-            with single_statements.connect() as connection:
-                stored = connection.exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
-        else:
-            stored = session.connection().exec_driver_sql(_STORE_ON_POSTGRESQL, row).first()
+            return writer.store(row)
+        stored = session.connection().exec_driver_sql(STORE_ONE, row).first()
         return None if stored is None else (stored[0], stored[1])
     connection = session.connection()
     previous_id = connection.execute(select(CONVERSATIONS.c.last_message_id)
@@ -151,8 +125,9 @@ def send_message(session: Session, sender_id: int, conversation_id: int, text: o
     message is broadcast again; connections that had it skip it (realtime's managers).
 
     What is looked up (membership, friendship, the sender) comes from the process
-    cache; on PostgreSQL the write is one statement (`_STORE_ON_POSTGRESQL`), joined by
-    the attachments' update in one transaction when `attachment_ids` names uploads.
+    cache; on PostgreSQL the write is one statement (`message_writer.STORE_ONE`), shared with
+    the messages sent at the same moment, or joined by the attachments' update in one
+    transaction when `attachment_ids` names uploads.
     """
     attachment_ids = attachments.check_ids(attachment_ids) if attachment_ids is not None else []
     values = (MESSAGE_WITH_ATTACHMENTS if attachment_ids else MESSAGE).check(
