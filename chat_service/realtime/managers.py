@@ -12,7 +12,7 @@ from cachetools import FIFOCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.redis_client import publish_all
+from shared.redis_client import Publisher
 
 from ..cache import LookupCache
 
@@ -227,11 +227,17 @@ class OnceRedisManager(QueueFirstManager, socketio.RedisManager, OnceManager):
                 broken = True
                 time.sleep(self.RESUBSCRIBE_INTERVAL)
 
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        if getattr(self, "publisher", None) is not None:
+            self.publisher.close()
+        self.publisher = Publisher(self.redis)
+
     def _publish_to_queue(self, message: dict) -> None:
         if not self.connected:
             self._redis_connect()
         try:
-            publish_all(self.redis, [("PUBLISH", self.channel, self.json.dumps(message))])
+            self.publisher.publish_all([("PUBLISH", self.channel, self.json.dumps(message))])
         except Exception:
             self.connected = False  # connect again next time
             raise

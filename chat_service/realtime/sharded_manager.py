@@ -44,7 +44,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.cluster import RedisCluster
 
-from shared.redis_client import connect, follow_failover, publish_all
+from shared.redis_client import Publisher, connect, follow_failover
 
 from ..cache import LookupCache
 from .managers import RESYNC_EVENT, OnceManager, QueueFirstManager
@@ -84,6 +84,7 @@ class ShardedRedisManager(QueueFirstManager, socketio.PubSubManager, OnceManager
         # Fail fast and never reconnect silently (as OnceRedisManager): a broken
         # subscription must be seen, and a publish happens before the sender's ack.
         self.redis = connect(url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+        self.publisher = Publisher(self.redis)
         self._cluster = isinstance(self.redis, RedisCluster)
         # Decided on first contact with a single server; a cluster needs it (Redis >= 7).
         self._sharded_pubsub: bool | None = True if self._cluster else None
@@ -146,7 +147,7 @@ class ShardedRedisManager(QueueFirstManager, socketio.PubSubManager, OnceManager
                 commands.append(("SPUBLISH", channel or self.channel, payload))
             else:
                 commands.append(("PUBLISH", channel, payload))
-        publish_all(self.redis, commands)
+        self.publisher.publish_all(commands)
 
     # --- subscription lifecycle ------------------------------------------------------------
 
