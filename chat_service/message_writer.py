@@ -5,8 +5,8 @@ A message is acknowledged only once it is committed. Stored one statement each, 
 message cost PostgreSQL about 400 µs of CPU (parsing, planning and committing the
 statement; 280 µs prepared) and the chat worker a pool checkout, a round trip and a
 return, on a machine where the database and the worker share the cores
-(docs/benchmarks.md). Here every sender hands its row to one writer per process and
-waits; the writer stores whatever has gathered in one statement, so under load a
+(docs/benchmarks.md). Here every sender hands its row to the process's writers and
+waits; a free writer stores whatever has gathered in one statement, so under load a
 statement carries many messages, and alone a message goes at once, as before.
 
 The guarantees stay those of the one-message statement (`services/messages.py`):
@@ -37,6 +37,10 @@ Stored = tuple[int, "int | None"]  # (message id, the conversation's previous me
 
 # Rows gathered into one statement at most; whoever arrives later goes in the next one.
 MAX_BATCH = 200
+# Statements in flight at once. More than one, so that a statement waiting for a lock (a
+# conversation row held by another instance's statement or a slower transaction) does not
+# hold up every other conversation's messages; few, so that messages gather under load.
+WRITERS = 2
 
 # One message: see services/messages.py. Also used for a message without a client_id,
 # which the statement for many cannot match with its row.
@@ -120,7 +124,7 @@ class MessageWriter:
         self.engine = engine
         self._waiting: list[_Waiting] = []
         self._arrived = threading.Condition()
-        self._writer: threading.Thread | None = None
+        self._writers: list[threading.Thread] = []
         # What it has done (on /healthz): statements that stored messages, and messages stored.
         self.statements = 0
         self.messages = 0
@@ -133,10 +137,12 @@ class MessageWriter:
         waiting = _Waiting(row)
         with self._arrived:
             self._waiting.append(waiting)
-            if self._writer is None:
-                # Started on first use, in the process (and under the gevent hub) that uses it.
-                self._writer = threading.Thread(target=self._write_forever, name="message-writer", daemon=True)
-                self._writer.start()
+            if not self._writers:
+                # Started on first use, in the process (and under the gevent hub) that uses them.
+                self._writers = [threading.Thread(target=self._write_forever, name=f"message-writer-{n}", daemon=True)
+                                 for n in range(WRITERS)]
+                for writer in self._writers:
+                    writer.start()
             self._arrived.notify()
         waiting.done.wait()
         if waiting.error is not None:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from chat_service import create_app
+from chat_service.message_writer import WRITERS
 from chat_service.state import EXTENSION
 
 from .conftest import Auth, empty_tables, make_config
@@ -34,12 +35,12 @@ def writer(app):
 
 
 @contextmanager
-def conversation_locked(url: str, conversation_id: int):
-    """Another transaction holds the conversation's row, as a slow writer on another instance would."""
+def conversations_locked(url: str, *conversation_ids: int):
+    """Another transaction holds the conversations' rows, as a slow writer on another instance would."""
     connection = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM conversations WHERE id = %s FOR UPDATE", (conversation_id,))
+            cursor.execute("SELECT id FROM conversations WHERE id = ANY(%s) FOR UPDATE", (list(conversation_ids),))
             yield
         connection.commit()
     finally:
@@ -72,8 +73,8 @@ def in_threads(*calls, arrived=None) -> tuple[list, list[threading.Thread]]:
 def test_messages_waiting_together_are_stored_in_one_statement_in_arrival_order(app, client, fake_auth,
                                                                                 writer, postgresql_url):
     auth = Auth(client, fake_auth)
-    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
-    with_bob, with_carol = auth.befriend(alice, bob), auth.befriend(alice, carol)
+    alice, bob, carol, dave = auth.user("alice"), auth.user("bob"), auth.user("carol"), auth.user("dave")
+    with_bob, with_carol, with_dave = auth.befriend(alice, bob), auth.befriend(alice, carol), auth.befriend(alice, dave)
     url = f"/api/conversations/{with_bob}/messages"
 
     def send(user, conversation_id, text, client_id=None):
@@ -86,11 +87,11 @@ def test_messages_waiting_together_are_stored_in_one_statement_in_arrival_order(
         return call
 
     statements_before = writer.statements
-    with conversation_locked(postgresql_url, with_bob):
-        # The writer's first statement waits for the lock; what arrives meanwhile gathers.
-        first, first_threads = in_threads(send(alice, with_bob, "first", "a-0"))
-        wait_until(lambda: writer.statements == statements_before and not writer._waiting
-                   and _waiting_for_a_lock(postgresql_url))
+    with conversations_locked(postgresql_url, with_dave):
+        # Every writer's statement waits for a lock; what arrives meanwhile gathers.
+        first, first_threads = in_threads(send(alice, with_dave, "busy", "d-1"), send(dave, with_dave, "busy", "d-2"),
+                                          arrived=lambda count: _waiting_for_a_lock(postgresql_url) == count)
+        wait_until(lambda: _waiting_for_a_lock(postgresql_url) == WRITERS and not writer._waiting)
         gathered, threads = in_threads(
             send(alice, with_bob, "one", "a-1"), send(bob, with_bob, "two", "b-1"),
             send(alice, with_carol, "elsewhere", "a-2"), send(bob, with_bob, "no client id"),
@@ -101,16 +102,15 @@ def test_messages_waiting_together_are_stored_in_one_statement_in_arrival_order(
     for thread in first_threads + threads + repeat_threads:
         thread.join(10)
 
-    assert first[0][0] == 201 and [status for status, _ in gathered] == [201, 201, 201, 201]
-    # The first alone; then the four together, except the one without client_id (matched by it)
-    # and the resend, which found "one" already stored and answers with it.
-    assert writer.statements - statements_before == 3
+    assert [status for status, _ in first + gathered] == [201] * 6
+    # The two that kept the writers busy alone; then the four together, except the one without
+    # client_id (matched by it) and the resend, which found "one" already stored and answers with it.
+    assert writer.statements - statements_before == 4
     assert repeat[0][0] == 200 and repeat[0][1]["id"] == gathered[0][1]["id"]
     history = client.get(url, headers=bob.headers).get_json()["messages"]
-    assert [m["text"] for m in history] == ["first", "one", "two", "no client id"]
-    assert [m["previous_id"] for m in (first[0][1], gathered[0][1], gathered[1][1])] == \
+    assert [m["text"] for m in history] == ["one", "two", "no client id"]
+    assert [m["previous_id"] for m in (gathered[0][1], gathered[1][1], gathered[3][1])] == \
         [None, history[0]["id"], history[1]["id"]]
-    assert gathered[3][1]["previous_id"] == history[2]["id"]
     assert gathered[2][1]["previous_id"] is None  # the first in alice and carol's conversation
     # Each conversation shows its last message, and each sender has read their own.
     listed = {c["id"]: c for c in client.get("/api/conversations", headers=alice.headers).get_json()["conversations"]}
@@ -120,38 +120,37 @@ def test_messages_waiting_together_are_stored_in_one_statement_in_arrival_order(
     assert listed[with_carol]["unread_count"] == 0
 
 
-def _waiting_for_a_lock(url: str) -> bool:
+def _waiting_for_a_lock(url: str) -> int:
+    """How many statements storing messages wait for a lock."""
     connection = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                            "AND query LIKE '%%INSERT INTO messages%%'")
-            return cursor.fetchone()[0] > 0
+            return cursor.fetchone()[0]
     finally:
         connection.close()
 
 
 def test_a_message_that_cannot_be_stored_fails_alone(client, fake_auth, writer, postgresql_url):
     auth = Auth(client, fake_auth)
-    alice, bob = auth.user("alice"), auth.user("bob")
-    conversation_id = auth.befriend(alice, bob)
+    alice, bob, carol = auth.user("alice"), auth.user("bob"), auth.user("carol")
+    conversation_id, other_id = auth.befriend(alice, bob), auth.befriend(alice, carol)
     now = datetime.now(timezone.utc)
 
-    def row(sender_id, client_id):
-        return {"conversation_id": conversation_id, "sender_id": sender_id, "text": client_id,
-                "client_id": client_id, "created_at": now, "reply_to_id": None}
-
-    def store(sender_id, client_id):
+    def store(sender_id, client_id, in_conversation=conversation_id):
         def call():
             try:
-                return writer.store(row(sender_id, client_id))
+                return writer.store({"conversation_id": in_conversation, "sender_id": sender_id, "text": client_id,
+                                     "client_id": client_id, "created_at": now, "reply_to_id": None})
             except IntegrityError as error:
                 return error
         return call
 
-    with conversation_locked(postgresql_url, conversation_id):
-        first, first_threads = in_threads(store(alice.id, "x-0"))
-        wait_until(lambda: _waiting_for_a_lock(postgresql_url))
+    with conversations_locked(postgresql_url, other_id):
+        first, first_threads = in_threads(store(alice.id, "y-0", other_id), store(carol.id, "y-1", other_id),
+                                          arrived=lambda count: _waiting_for_a_lock(postgresql_url) == count)
+        wait_until(lambda: _waiting_for_a_lock(postgresql_url) == WRITERS and not writer._waiting)
         # The middle one names a sender chat has never heard of.
         results, threads = in_threads(store(alice.id, "x-1"), store(999_999, "x-2"), store(bob.id, "x-3"),
                                       arrived=lambda count: len(writer._waiting) == count)
@@ -160,8 +159,7 @@ def test_a_message_that_cannot_be_stored_fails_alone(client, fake_auth, writer, 
         thread.join(10)
 
     assert isinstance(results[1], IntegrityError)
-    stored = [first[0], results[0], results[2]]
-    assert all(isinstance(result, tuple) for result in stored)
-    assert [previous for _, previous in stored] == [None, stored[0][0], stored[1][0]]
+    assert all(isinstance(result, tuple) for result in first + [results[0], results[2]])
+    assert [previous for _, previous in (results[0], results[2])] == [None, results[0][0]]
     history = client.get(f"/api/conversations/{conversation_id}/messages", headers=bob.headers).get_json()
-    assert [m["client_id"] for m in history["messages"]] == ["x-0", "x-1", "x-3"]
+    assert [m["client_id"] for m in history["messages"]] == ["x-1", "x-3"]
