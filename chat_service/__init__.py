@@ -52,9 +52,10 @@ def create_app(config: Config | None = None) -> Flask:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
-        from .realtime import pings
+        from .realtime import pings, websocket
 
         pings.install()
+        websocket.install()
         async_mode = "gevent"
 
     app = Flask(__name__)
