@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -293,35 +294,43 @@ class RawClient:
         self.sock.close()
 
 
-def test_an_idle_socket_gets_its_pings_on_time_and_stays_open(tmp_path):
-    """Pings come from a timer per socket, a little early at random (chat_service/realtime/pings.py):
-    never later than the interval the handshake announced, so clients on any network keep the socket."""
+@contextmanager
+def one_instance(tmp_path: Path, **settings: str):
+    """One gunicorn instance on a fresh database; its port."""
     require_postgres()
-    with temporary_postgres_database("chat_pings") as database_url:
+    with temporary_postgres_database("chat_instance") as database_url:
         upgrade(database_url)
-        env = instance_env(database_url, require_redis(), PING_INTERVAL="5", PING_TIMEOUT="5")
+        env = instance_env(database_url, require_redis(), **settings)
         port, log_path = free_port(), tmp_path / "gunicorn.log"
         process = start_instance(env, port, log_path)
         try:
             wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
-            ws = RawClient(port)
-            opened = json.loads(ws.receive_text()[1:])
-            assert (opened["pingInterval"], opened["pingTimeout"]) == (5000, 5000)
-            ws.send_text("40" + json.dumps({"token": user(1, "alice")["token"]}))
-            assert ws.receive_text().startswith("40{")
-            answered, gaps = time.monotonic(), []
-            while len(gaps) < 3:  # 15 s: longer than interval + timeout, so a missed ping would have closed it
-                try:
-                    received = ws.receive_text(timeout=7)
-                except TimeoutError:
-                    pytest.fail("no ping within the interval: the server dropped the socket")
-                if received != "2":
-                    continue  # a Socket.IO event (presence), not a ping
-                gaps.append(time.monotonic() - answered)
-                ws.send_text("3")
-                answered = time.monotonic()
-            assert all(4.5 - 0.3 <= gap <= 5.0 + 0.3 for gap in gaps), gaps
-            ws.close()
+            yield port
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_an_idle_socket_gets_its_pings_on_time_and_stays_open(tmp_path):
+    """Pings come from a timer per socket, a little early at random (chat_service/realtime/pings.py):
+    never later than the interval the handshake announced, so clients on any network keep the socket."""
+    with one_instance(tmp_path, PING_INTERVAL="5", PING_TIMEOUT="5") as port:
+        ws = RawClient(port)
+        opened = json.loads(ws.receive_text()[1:])
+        assert (opened["pingInterval"], opened["pingTimeout"]) == (5000, 5000)
+        ws.send_text("40" + json.dumps({"token": user(1, "alice")["token"]}))
+        assert ws.receive_text().startswith("40{")
+        answered, gaps = time.monotonic(), []
+        while len(gaps) < 3:  # 15 s: longer than interval + timeout, so a missed ping would have closed it
+            try:
+                received = ws.receive_text(timeout=7)
+            except TimeoutError:
+                pytest.fail("no ping within the interval: the server dropped the socket")
+            if received != "2":
+                continue  # a Socket.IO event (presence), not a ping
+            gaps.append(time.monotonic() - answered)
+            ws.send_text("3")
+            answered = time.monotonic()
+        assert all(4.5 - 0.3 <= gap <= 5.0 + 0.3 for gap in gaps), gaps
+        ws.close()
+

@@ -2,23 +2,22 @@
 
 Frame-level behaviour is checked over a socket pair with wsproto as the client (fragments, control
 frames, sizes, closing); test_system.py and tests/system run engine.io and Socket.IO over it on real
-gunicorn instances, and the last test here checks the upgrade on one."""
+gunicorn instances; the last two here check the upgrade, the size limit and the idle close on one."""
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
-from chat_service.migrate import upgrade
 from chat_service.realtime.websocket import WebSocket
-from shared.testing import free_port, require_postgres, require_redis, temporary_postgres_database
 
-from .test_system import RawClient, instance_env, start_instance, user, wait_healthy
+from .test_system import RawClient, one_instance, user
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's example: its accept token is s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
 
@@ -176,25 +175,32 @@ def test_permessage_deflate_is_agreed_when_offered_and_both_directions_are_compr
 
 @pytest.mark.system
 def test_on_gunicorn_socketio_connects_over_fragments_and_an_oversize_message_closes_with_1009(tmp_path):
-    require_postgres()
-    with temporary_postgres_database("chat_websocket") as database_url:
-        upgrade(database_url)
-        env = instance_env(database_url, require_redis(), MAX_CONTENT_LENGTH="2048")
-        port, log_path = free_port(), tmp_path / "gunicorn.log"
-        process = start_instance(env, port, log_path)
-        try:
-            wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
-            client = RawClient(port)
-            assert client.next_of(TextMessage).data.startswith("0{")  # engine.io's open packet
-            connect = "40" + json.dumps({"token": user(1, "alice")["token"]})
-            client.send(Message(data=connect[:5], message_finished=False), Ping(payload=b"p"),
-                        Message(data=connect[5:], message_finished=True))
-            assert client.next_event() == Pong(payload=b"p")
-            assert client.next_of(TextMessage).data.startswith("40{\"sid\"")
-            client.send(Message(data="42" + json.dumps(["typing", {"pad": "x" * 2048}])))
-            closed = client.next_of(CloseConnection)
-            assert closed.code == 1009
-            client.close()
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with one_instance(tmp_path, MAX_CONTENT_LENGTH="2048") as port:
+        client = RawClient(port)
+        assert client.next_of(TextMessage).data.startswith("0{")  # engine.io's open packet
+        connect = "40" + json.dumps({"token": user(1, "alice")["token"]})
+        client.send(Message(data=connect[:5], message_finished=False), Ping(payload=b"p"),
+                    Message(data=connect[5:], message_finished=True))
+        assert client.next_event() == Pong(payload=b"p")
+        assert client.next_of(TextMessage).data.startswith("40{\"sid\"")
+        client.send(Message(data="42" + json.dumps(["typing", {"pad": "x" * 2048}])))
+        closed = client.next_of(CloseConnection)
+        assert closed.code == 1009
+        client.close()
+
+
+@pytest.mark.system
+def test_on_gunicorn_a_client_that_answers_no_ping_is_closed_after_interval_and_timeout(tmp_path):
+    """engine.io's idle close (ping interval + ping timeout without a word from the client) is the
+    WebSocket read's timeout now that no writer greenlet waits on each socket (writer.py)."""
+    with one_instance(tmp_path, PING_INTERVAL="5", PING_TIMEOUT="5") as port:
+        client = RawClient(port)
+        assert client.receive_text().startswith("0{")
+        client.send_text("40" + json.dumps({"token": user(1, "alice")["token"]}))
+        assert client.receive_text().startswith("40{")
+        last_word = time.monotonic()
+        assert client.next_of(TextMessage, timeout=7).data == "2"  # a ping, left unanswered
+        client.next_of(CloseConnection, timeout=12)  # engine.io's close packet may come first
+        assert 10 - 0.5 <= time.monotonic() - last_word <= 10 + 2
+        client.close()
+
