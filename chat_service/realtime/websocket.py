@@ -6,7 +6,8 @@ while the connection's greenlet (gunicorn's, running engine.io's `_websocket_han
 that event. On an instance holding thousands of idle WebSockets that is one greenlet with its saved
 stack and its objects per socket for nothing (docs/benchmarks.md, "Memory per idle WebSocket").
 Here `wait()` reads and parses the frames itself (wsproto, as simple-websocket does), in the greenlet
-that called it, so a connection costs gunicorn's greenlet, engine.io's writer greenlet and this object.
+that called it, so a connection costs gunicorn's greenlet and this object (writer.py removes engine.io's
+writer greenlet too).
 
 The interface is the one engine.io uses: `WebSocket(handler, server)(environ, start_response)` runs
 `handler(ws)`; `ws.wait()` returns the next message (str or bytes) or None once the connection is
