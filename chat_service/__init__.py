@@ -54,9 +54,11 @@ def create_app(config: Config | None = None) -> Flask:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
-        from .realtime import pings
+        from .realtime import pings, websocket, writer
 
         pings.install()
+        websocket.install()
+        writer.install()
         async_mode = "gevent"
 
     app = Flask(__name__)

@@ -5,15 +5,20 @@ import itertools
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
-import simple_websocket
 import socketio
+from wsproto import WSConnection
+from wsproto.connection import ConnectionType
+from wsproto.events import AcceptConnection, Message, Request, TextMessage
 
 from chat_service.migrate import upgrade
 from shared.testing import SocketEvents, free_port, require_postgres, require_redis, temporary_postgres_database
@@ -248,33 +253,84 @@ def test_a_resend_through_another_instance_reaches_each_connection_once(cluster,
         b.sio.disconnect()
 
 
-def test_an_idle_socket_gets_its_pings_on_time_and_stays_open(tmp_path):
-    """Pings come from a timer per socket, a little early at random (chat_service/realtime/pings.py):
-    never later than the interval the handshake announced, so clients on any network keep the socket."""
+class RawClient:
+    """An Engine.IO client at the WebSocket level: sends exactly the frames it is given (wsproto over a
+    plain socket), and sees every frame the server sends, pings and closes included."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.pending: deque = deque()
+        self.sock.sendall(self.ws.send(Request(host=f"127.0.0.1:{port}",
+                                               target="/socket.io/?EIO=4&transport=websocket")))
+        assert isinstance(self.next_event(), AcceptConnection)
+
+    def send(self, *events) -> None:
+        self.sock.sendall(b"".join(self.ws.send(event) for event in events))
+
+    def send_text(self, text: str) -> None:
+        self.send(Message(data=text))
+
+    def next_event(self, timeout: float = 5):
+        """The next event; what arrived with the handshake's response included."""
+        deadline = time.monotonic() + timeout
+        while not self.pending:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = self.sock.recv(65536)
+            self.ws.receive_data(data or None)  # None: the server closed the TCP connection
+            self.pending.extend(self.ws.events())
+        return self.pending.popleft()
+
+    def next_of(self, kind, timeout: float = 5):
+        """The next event of this kind, skipping Socket.IO's own events (presence) on the way."""
+        while not isinstance(event := self.next_event(timeout), kind):
+            assert isinstance(event, TextMessage), event
+        return event
+
+    def receive_text(self, timeout: float = 5) -> str:
+        return self.next_of(TextMessage, timeout).data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@contextmanager
+def one_instance(tmp_path: Path, **settings: str):
+    """One gunicorn instance on a fresh database; its port."""
     require_postgres()
-    with temporary_postgres_database("chat_pings") as database_url:
+    with temporary_postgres_database("chat_instance") as database_url:
         upgrade(database_url)
-        env = instance_env(database_url, require_redis(), PING_INTERVAL="5", PING_TIMEOUT="5")
+        env = instance_env(database_url, require_redis(), **settings)
         port, log_path = free_port(), tmp_path / "gunicorn.log"
         process = start_instance(env, port, log_path)
         try:
             wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
-            ws = simple_websocket.Client.connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
-            opened = json.loads(ws.receive(timeout=5)[1:])
-            assert (opened["pingInterval"], opened["pingTimeout"]) == (5000, 5000)
-            ws.send("40" + json.dumps({"token": user(1, "alice")["token"]}))
-            assert ws.receive(timeout=5).startswith("40{")
-            answered, gaps = time.monotonic(), []
-            while len(gaps) < 3:  # 15 s: longer than interval + timeout, so a missed ping would have closed it
-                received = ws.receive(timeout=7)
-                assert received is not None, "no ping within the interval: the server dropped the socket"
-                if received != "2":
-                    continue  # a Socket.IO event (presence), not a ping
-                gaps.append(time.monotonic() - answered)
-                ws.send("3")
-                answered = time.monotonic()
-            assert all(4.5 - 0.3 <= gap <= 5.0 + 0.3 for gap in gaps), gaps
-            ws.close()
+            yield port
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_an_idle_socket_gets_its_pings_on_time_and_stays_open(tmp_path):
+    """Pings come from a timer per socket, a little early at random (chat_service/realtime/pings.py):
+    never later than the interval the handshake announced, so clients on any network keep the socket."""
+    with one_instance(tmp_path, PING_INTERVAL="5", PING_TIMEOUT="5") as port:
+        ws = RawClient(port)
+        opened = json.loads(ws.receive_text()[1:])
+        assert (opened["pingInterval"], opened["pingTimeout"]) == (5000, 5000)
+        ws.send_text("40" + json.dumps({"token": user(1, "alice")["token"]}))
+        assert ws.receive_text().startswith("40{")
+        answered, gaps = time.monotonic(), []
+        while len(gaps) < 3:  # 15 s: longer than interval + timeout, so a missed ping would have closed it
+            try:
+                received = ws.receive_text(timeout=7)
+            except TimeoutError:
+                pytest.fail("no ping within the interval: the server dropped the socket")
+            if received != "2":
+                continue  # a Socket.IO event (presence), not a ping
+            gaps.append(time.monotonic() - answered)
+            ws.send_text("3")
+            answered = time.monotonic()
+        assert all(4.5 - 0.3 <= gap <= 5.0 + 0.3 for gap in gaps), gaps
+        ws.close()
+
