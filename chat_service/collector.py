@@ -9,32 +9,50 @@ since, which pings and message traffic reach every few minutes.
 
 So whatever survives a full pass is frozen (gc.freeze: kept out of later passes), and the next
 passes only walk objects created since. Frozen objects are still freed by reference counting;
-only cycles among them that die later (a closed connection's, say) wait for the collector. To
-bound that, once the frozen set has doubled since the last pass over everything, it is thawed
-and the next full pass covers the whole heap: one long pass per doubling, like a growing array's
-copies, so memory held by dead cycles stays below the live size.
+only cycles among them that die later wait for the collector: mostly a closed connection's. To
+bound that, the frozen set is thawed, and the next full pass covers the whole heap, once as many
+connections have closed since the last pass over everything as were open then (at least
+`MIN_CLOSED_BEFORE_FULL_PASS`): the memory held by dead connections stays below what the live ones
+hold. Growth alone leaves no garbage to find, but transient cycles that happened to be alive at a
+pass get frozen too, so the set is also thawed once it has grown `GROWTH_BEFORE_FULL_PASS` times
+over. A pass over everything stops the worker (0.79 s of CPU with 10,000 sockets open, measured
+with gc.callbacks); thawing on every doubling of the set, as this did at first, put such a pass
+within seconds of an instance's connection count doubling, and once in the middle of a measured
+run (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Any
+from typing import Any, Callable
 
-# Thaw once the frozen set has grown this much since the last pass over everything.
-GROWTH_BEFORE_FULL_PASS = 2
+# Thaw once the frozen set has grown this much since the last pass over everything...
+GROWTH_BEFORE_FULL_PASS = 4
+# ...or once more connections than were open then have closed since, and at least this many.
+MIN_CLOSED_BEFORE_FULL_PASS = 1000
 
 
 class Collector:
-    def __init__(self) -> None:
+    def __init__(self, open_connections: Callable[[], int] = lambda: 0,
+                 closed_connections: Callable[[], int] = lambda: 0) -> None:
+        self.open_connections = open_connections
+        self.closed_connections = closed_connections
         self.frozen_after_full_pass = 0
+        self.open_at_full_pass = 0
+        self.closed_at_full_pass = 0
         self.full_pass_next = False
 
     def install(self) -> None:
         """Collect and freeze what start-up made (the app, its modules), then watch full passes."""
         gc.collect()
         gc.freeze()
-        self.frozen_after_full_pass = gc.get_freeze_count()
+        self._full_pass_done(gc.get_freeze_count())
         gc.callbacks.append(self._after_pass)
+
+    def _full_pass_done(self, frozen: int) -> None:
+        self.frozen_after_full_pass = frozen
+        self.open_at_full_pass = self.open_connections()
+        self.closed_at_full_pass = self.closed_connections()
 
     def _after_pass(self, phase: str, info: dict[str, Any]) -> None:
         if phase != "stop" or info["generation"] != 2:
@@ -43,7 +61,10 @@ class Collector:
         frozen = gc.get_freeze_count()
         if self.full_pass_next:
             self.full_pass_next = False
-            self.frozen_after_full_pass = frozen
-        elif frozen > GROWTH_BEFORE_FULL_PASS * self.frozen_after_full_pass:
+            self._full_pass_done(frozen)
+            return
+        closed = self.closed_connections() - self.closed_at_full_pass
+        if frozen > GROWTH_BEFORE_FULL_PASS * self.frozen_after_full_pass or \
+                closed > max(self.open_at_full_pass, MIN_CLOSED_BEFORE_FULL_PASS):
             gc.unfreeze()
             self.full_pass_next = True

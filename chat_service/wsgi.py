@@ -34,4 +34,5 @@ if not server.manager_initialized:
 # by default): 44 fewer tracked objects and 7 KB less per open WebSocket (docs/benchmarks.md).
 gevent.config.track_greenlet_tree = False
 # Last, so start-up's objects are frozen with the rest (see collector.py).
-Collector().install()
+connections = app.extensions[EXTENSION].connections
+Collector(open_connections=lambda: len(connections), closed_connections=lambda: connections.closed).install()

@@ -19,6 +19,7 @@ class Connection:
 class ConnectionRegistry:
     def __init__(self) -> None:
         self._by_sid: dict[str, Connection] = {}
+        self.closed = 0  # connections removed since start (the collector reads it: collector.py)
 
     def add(self, sid: str, connection: Connection) -> None:
         self._by_sid[sid] = connection
@@ -27,7 +28,10 @@ class ConnectionRegistry:
         return self._by_sid.get(sid)
 
     def remove(self, sid: str) -> Connection | None:
-        return self._by_sid.pop(sid, None)
+        connection = self._by_sid.pop(sid, None)
+        if connection is not None:
+            self.closed += 1
+        return connection
 
     def sids_of_session(self, session_id: str | None) -> list[str]:
         if session_id is None:

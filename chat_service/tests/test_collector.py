@@ -1,5 +1,5 @@
 """The worker's garbage collector policy: full passes skip what survived the last one, and dead cycles
-among those are still reclaimed once the frozen set has doubled."""
+among those are still reclaimed once enough connections have closed or the frozen set has grown enough."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 
-from chat_service.collector import Collector
+from chat_service.collector import GROWTH_BEFORE_FULL_PASS, MIN_CLOSED_BEFORE_FULL_PASS, Collector
 
 
 class Node:
@@ -18,9 +18,20 @@ class Node:
         self.me = self
 
 
+class Connections:
+    def __init__(self) -> None:
+        self.open = 0
+        self.closed = 0
+
+
 @pytest.fixture
-def collector():
-    collector = Collector()
+def connections():
+    return Connections()
+
+
+@pytest.fixture
+def collector(connections):
+    collector = Collector(open_connections=lambda: connections.open, closed_connections=lambda: connections.closed)
     collector.install()
     yield collector
     gc.callbacks.remove(collector._after_pass)
@@ -36,15 +47,44 @@ def test_survivors_of_a_full_pass_are_left_out_of_the_next(collector):
     assert not any(id(node) in walked for node in kept)
 
 
-def test_dead_cycles_among_frozen_objects_are_reclaimed_once_the_frozen_set_doubles(collector):
+def frozen_dead_cycle() -> weakref.ref:
     dead = Node()
     watch = weakref.ref(dead)
     gc.collect()  # `dead` is frozen now
     del dead
     gc.collect()
     assert watch() is not None  # a frozen cycle waits
-    grown = [Node() for _ in range(2 * collector.frozen_after_full_pass)]
-    gc.collect()  # the frozen set doubled: thawed
+    return watch
+
+
+def test_dead_cycles_among_frozen_objects_are_reclaimed_once_the_frozen_set_has_grown_enough(collector):
+    watch = frozen_dead_cycle()
+    grown = [Node() for _ in range(GROWTH_BEFORE_FULL_PASS * collector.frozen_after_full_pass)]
+    gc.collect()  # the frozen set grew that much: thawed
     gc.collect()  # a pass over everything
     assert watch() is None
     assert collector.frozen_after_full_pass >= len(grown)
+
+
+def test_live_connections_arriving_cause_no_pass_over_everything(collector, connections):
+    watch = frozen_dead_cycle()
+    grown = [Node() for _ in range(collector.frozen_after_full_pass)]  # doubled, as with twice the sockets
+    connections.open = 2 * MIN_CLOSED_BEFORE_FULL_PASS
+    gc.collect()
+    gc.collect()
+    assert watch() is not None and grown
+
+
+def test_dead_cycles_are_reclaimed_once_as_many_connections_closed_as_were_open(collector, connections):
+    connections.open = 2 * MIN_CLOSED_BEFORE_FULL_PASS
+    collector._full_pass_done(gc.get_freeze_count())  # as after a pass with that many open
+    watch = frozen_dead_cycle()
+    connections.closed += connections.open  # not more than were open: not yet
+    gc.collect()
+    gc.collect()
+    assert watch() is not None
+    connections.closed += 1
+    gc.collect()  # thawed
+    gc.collect()  # a pass over everything
+    assert watch() is None
+    assert collector.closed_at_full_pass == connections.closed
