@@ -128,6 +128,9 @@ def test_a_reply_quotes_and_jumps_to_an_old_message(live_stack, browser, screens
     context, page = signed_in_page(browser, base, alice_api, viewport)
     try:
         page.goto(f"/chat/{conversation_id}")
+        # The page fetches what it may have missed once its socket connects (catchUp); a click on
+        # the quote while that is still going on can be lost, so let it finish first.
+        page.wait_for_load_state("networkidle")
         reply = message(page, "the answer")
         expect(reply.locator(".reply-quote")).to_contain_text("the very first question")
         expect(message(page, "the very first question")).to_have_count(0)
