@@ -207,6 +207,7 @@ class OnceRedisManager(QueueFirstManager, socketio.RedisManager, OnceManager):
         super().__init__(url, channel=channel,
                          redis_options={"socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 0)})
         self.cache = cache
+        self.publisher: Publisher | None = None  # made with each client (`_redis_connect`)
 
     def _redis_listen_with_retries(self):
         broken = False
@@ -229,7 +230,7 @@ class OnceRedisManager(QueueFirstManager, socketio.RedisManager, OnceManager):
 
     def _redis_connect(self) -> None:
         super()._redis_connect()
-        if getattr(self, "publisher", None) is not None:
+        if self.publisher is not None:
             self.publisher.close()
         self.publisher = Publisher(self.redis)
 
