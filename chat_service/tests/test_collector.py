@@ -47,6 +47,20 @@ def test_survivors_of_a_full_pass_are_left_out_of_the_next(collector):
     assert not any(id(node) in walked for node in kept)
 
 
+def test_a_pass_never_walks_the_frozen_set(collector, monkeypatch):
+    """Counting the frozen set (gc.get_freeze_count) walks every frozen object: with 10,000 sockets
+    open that took 110-130 ms after every full pass, a stall of the whole worker."""
+    walks = []
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: walks.append(1) or 0)
+    frozen = collector.frozen_after_full_pass
+    kept = [Node() for _ in range(1000)]
+    gc.collect()
+    gc.collect()
+    assert walks == []
+    # What was frozen is still counted: the survivors of the first pass, `kept` among them.
+    assert collector.frozen_since_full_pass >= len(kept) and collector.frozen_after_full_pass == frozen
+
+
 def frozen_dead_cycle() -> weakref.ref:
     dead = Node()
     watch = weakref.ref(dead)
