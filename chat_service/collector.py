@@ -15,15 +15,15 @@ connections have closed since the last pass over everything as were open then (a
 `MIN_CLOSED_BEFORE_FULL_PASS`): the memory held by dead connections stays below what the live ones
 hold. Growth alone leaves no garbage to find, but transient cycles that happened to be alive at a
 pass get frozen too, so the set is also thawed once what was frozen since the last pass over
-everything would make it `GROWTH_BEFORE_FULL_PASS` times as large as then.
+everything would make it `GROWTH_BEFORE_FULL_PASS` times as large as then. A pass over everything
+stops the worker (0.79 s of CPU with 10,000 sockets open, measured with gc.callbacks); thawing on
+every doubling of the set, as this did at first, put such a pass within seconds of an instance's
+connection count doubling, and once in the middle of a measured run (docs/benchmarks.md).
 
 What a pass freezes is counted as it is frozen (the survivors a full pass leaves in the oldest
-generation), never by `gc.get_freeze_count()`: that walks the whole frozen set, object by object,
+generation), never with `gc.get_freeze_count()`: that walks the whole frozen set, object by object,
 scattered over the heap. With 10,000 sockets open it took 110-130 ms after every full pass, a
-stall of the worker every few seconds under load that showed as p99 latency (docs/benchmarks.md). A pass over everything stops the worker (0.79 s of CPU with 10,000 sockets open, measured
-with gc.callbacks); thawing on every doubling of the set, as this did at first, put such a pass
-within seconds of an instance's connection count doubling, and once in the middle of a measured
-run (docs/benchmarks.md).
+stall of the worker every few seconds under load that showed as p99 latency (docs/benchmarks.md).
 """
 
 from __future__ import annotations
