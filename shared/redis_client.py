@@ -15,7 +15,10 @@ What a cluster asks of the code that uses it, whichever kind it is given:
 
 from __future__ import annotations
 
-from collections import deque
+import functools
+import select
+import sys
+import threading
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
@@ -86,43 +89,117 @@ def follow_failover(client: Client) -> None:
 
 class Publisher:
     """PUBLISH/SPUBLISH on a message's path: the commands of one call go, in order, in one
-    round trip on one connection; raises if Redis did not take every one.
+    round trip; raises if Redis did not take every one.
 
     Through redis-py's client each command has its own round trip, pool checkout and return
     (with their locks; 26 µs alone), retry wrapper and metrics hooks: two publishes cost
-    149-172 µs of CPU in one measurement, against 56-60 µs here (one: 51-54 µs). Here
-    connections wait in a list of their own between calls (one per concurrent caller at
-    most). A cluster spreads the channels over nodes, so there each command goes through
-    the cluster client, which knows which node owns which.
+    149-172 µs of CPU in one measurement, against 56-60 µs here (one: 51-54 µs).
+
+    Calls made while a round trip is out go together in the next one, on the one
+    connection (as the message writer's group commit does for rows): alone, a call goes at
+    once as before; under load one round trip carries every call that gathered meanwhile.
+    The round trip's system calls and the wait for its reply, most of a publish's cost,
+    are then shared: with 50 callers at once, 21 µs of CPU per call against 74 µs when
+    each had a round trip of its own. Commands keep the order in which calls arrived.
+
+    A cluster spreads the channels over nodes, so there each command goes through the
+    cluster client, which knows which node owns which.
     """
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self._idle: deque[redis.Connection] = deque()  # pop/append are atomic: no lock
+        self._connection: redis.Connection | None = None
+        self._lock = threading.Lock()
+        self._sending = False  # a round trip is out; new calls gather for the next one
+        self._gathered: list[_Call] = []
 
     def publish_all(self, commands: list[tuple[str, ...]]) -> list[Any]:
         """Each command's reply (for a PUBLISH, how many subscribers got it)."""
         if isinstance(self.client, RedisCluster):
             return [self.client.execute_command(*command) for command in commands]
+        call = _Call(commands)
+        with self._lock:
+            if self._sending:
+                self._gathered.append(call)
+                calls = None
+            else:
+                self._sending = True
+                calls = [call]
+        if calls is None:
+            call.settled.wait()  # answered, or handed the next round trip (`calls`)
+            calls = call.calls
+        if calls is not None:
+            try:
+                self._round_trip(calls)
+            finally:
+                self._hand_on()
+        if call.error is not None:
+            raise call.error
+        return call.replies
+
+    def _round_trip(self, calls: list[_Call]) -> None:
+        """Send every call's commands at once and give each call its replies; wake the others."""
         try:
-            connection = self._idle.pop()
-        except IndexError:
-            connection = self.client.connection_pool.make_connection()
-        try:
-            _ready(connection)
-            connection.send_packed_command(connection.pack_commands(commands))
-            return [connection.read_response() for _ in commands]
-        except BaseException:
-            # Replies left unread would answer the next caller's commands: start afresh
-            # (a disconnected connection connects again when next used).
-            connection.disconnect()
-            raise
+            if self._connection is None:
+                self._connection = self.client.connection_pool.make_connection()
+            connection = self._connection
+            try:
+                _ready(connection)
+                connection.send_packed_command(connection.pack_commands(
+                    [command for call in calls for command in call.commands]))
+                for call in calls:
+                    replies = [_reply(connection) for _ in call.commands]
+                    # A refused command fails its own call only: its reply was read in full.
+                    call.error = next((reply for reply in replies if isinstance(reply, redis.ResponseError)), None)
+                    call.replies = replies
+            except BaseException:
+                # Replies left unread would answer the next round trip's commands: start
+                # afresh (a disconnected connection connects again when next used).
+                connection.disconnect()
+                raise
+        except BaseException as error:
+            for call in calls:
+                if call.replies is None:  # not answered in full
+                    call.error = error
+            if not isinstance(error, Exception):
+                raise
         finally:
-            self._idle.append(connection)
+            for call in calls[1:]:
+                call.settled.set()
+
+    def _hand_on(self) -> None:
+        """The calls that gathered meanwhile go next, sent by the first of them."""
+        with self._lock:
+            gathered, self._gathered = self._gathered, []
+            if not gathered:
+                self._sending = False
+                return
+        gathered[0].calls = gathered
+        gathered[0].settled.set()
 
     def close(self) -> None:
-        while self._idle:
-            self._idle.pop().disconnect()
+        if self._connection is not None:
+            self._connection.disconnect()
+
+
+class _Call:
+    """One `publish_all` call: its commands, and their replies or what failed them."""
+
+    __slots__ = ("commands", "settled", "calls", "replies", "error")
+
+    def __init__(self, commands: list[tuple[str, ...]]) -> None:
+        self.commands = commands
+        self.settled = threading.Event()
+        self.calls: list[_Call] | None = None  # set when this call sends the next round trip
+        self.replies: list[Any] | None = None
+        self.error: BaseException | None = None
+
+
+def _reply(connection: redis.Connection) -> Any:
+    try:
+        return connection.read_response()
+    except redis.ResponseError as refused:
+        return refused
 
 
 def _ready(connection: redis.Connection) -> None:
@@ -131,8 +208,24 @@ def _ready(connection: redis.Connection) -> None:
     it is replaced here, so the first publish after a restart is not lost."""
     try:
         connection.connect()
-        if connection.can_read():
+        if _has_input(connection._sock):  # redis-py offers no public handle on the socket
             raise redis.ConnectionError("Connection has data")
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         connection.disconnect()
         connection.connect()
+
+
+def _has_input(sock: Any) -> bool:
+    """Data or end of stream waiting on the socket, asked of the operating system without
+    waiting. redis-py's `can_read` asks through `select.poll`, which gevent replaces with one
+    that registers a watcher with its hub and switches to it: 19.6 µs per publish against
+    1.6 µs here. A check that never waits has nothing to yield for."""
+    poller = _os_poll()()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+@functools.cache
+def _os_poll() -> Any:
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    return gevent_monkey.get_original("select", "poll") if gevent_monkey else select.poll
