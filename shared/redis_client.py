@@ -126,16 +126,24 @@ class Publisher:
                 self._sending = True
                 calls = [call]
         if calls is None:
-            call.settled.wait()  # answered, or handed the next round trip (`calls`)
+            try:
+                call.settled.wait()  # answered, or handed the next round trip (`calls`)
+            except BaseException:
+                self._abandon(call)
+                raise
             calls = call.calls
         if calls is not None:
-            try:
-                self._round_trip(calls)
-            finally:
-                self._hand_on()
+            self._lead(calls)
         if call.error is not None:
             raise call.error
         return call.replies
+
+    def _lead(self, calls: list[_Call]) -> None:
+        """Send this round trip, then hand the next one on."""
+        try:
+            self._round_trip(calls)
+        finally:
+            self._hand_on()
 
     def _round_trip(self, calls: list[_Call]) -> None:
         """Send every call's commands at once and give each call its replies; wake the others."""
@@ -174,8 +182,19 @@ class Publisher:
             if not gathered:
                 self._sending = False
                 return
-        gathered[0].calls = gathered
+            gathered[0].calls = gathered
         gathered[0].settled.set()
+
+    def _abandon(self, call: _Call) -> None:
+        """A waiting call interrupted (its greenlet killed) must not hold up the others: it
+        leaves the gathering, or, if it was handed the next round trip, sends it still."""
+        with self._lock:
+            if call in self._gathered:
+                self._gathered.remove(call)
+                return
+            calls = call.calls
+        if calls is not None:
+            self._lead(calls)
 
     def close(self) -> None:
         if self._connection is not None:
