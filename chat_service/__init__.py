@@ -7,6 +7,8 @@ instance; instances share events through Redis when REDIS_URL is set.
 from __future__ import annotations
 
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared.api_docs import register_api_docs
 from shared.database import install_database_errors
@@ -41,6 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .realtime.handlers import register_handlers
     from .realtime.maintenance import Maintenance
     from .realtime.session_ends import SessionEnds
+    from .realtime.ordering import MessageOrder
     from .realtime.publisher import EventPublisher
     from .services.attachments import remove_files_after_commit
     from .services.presence import LocalPresence, RedisPresence
@@ -67,7 +70,13 @@ def create_app(config: Config | None = None) -> Flask:
     install_request_id(app)
 
     cache = LookupCache(friendship_ttl=config.friendship_cache_ttl)
-    socketio = create_socketio(app, config, async_mode, cache)
+    # A publish waits on it: short timeouts and no retries (MessageOrder waits for nothing while
+    # Redis cannot answer).
+    order_redis = (connect(config.redis_url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+                   if config.redis_url else None)
+    order = MessageOrder(order_redis, prefix=config.redis_prefix,
+                         created_at=lambda message_id: database.message_created_at(message_id))
+    socketio = create_socketio(app, config, async_mode, cache, order)
     connections = ConnectionRegistry()
     presence = (RedisPresence(config.redis_url, config.instance_id, config.presence_ttl,
                               prefix=f"{config.redis_prefix}:presence")
@@ -76,7 +85,7 @@ def create_app(config: Config | None = None) -> Flask:
     sessions = (SessionRevocations(connect(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
                                    config.redis_prefix)
                 if config.redis_url else None)
-    database = Database(config.database_url, EventPublisher(socketio), cache, config.db_pool_size)
+    database = Database(config.database_url, EventPublisher(socketio, order), cache, config.db_pool_size)
     deleted_accounts = (DeletedAccounts(app, database, AccountDeletions(sessions.redis, config.redis_prefix))
                         if sessions is not None else None)
     storage = DirectoryStorage(config.attachment_dir)

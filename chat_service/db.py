@@ -3,8 +3,10 @@ the publisher after it commits, and drops them on rollback."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import g
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +16,7 @@ from .cache import SESSION_KEY as CACHE_SESSION_KEY
 from .cache import LookupCache
 from .events import PENDING_EVENTS, Publisher
 from .message_writer import MessageWriter
+from .models import Message
 
 MESSAGE_WRITER = "message_writer"
 
@@ -115,6 +118,15 @@ class Database:
     @staticmethod
     def _after_rollback(session: Session) -> None:
         session.info.pop(PENDING_EVENTS, None)
+
+    def message_created_at(self, message_id: int) -> datetime | None:
+        """When a message was stored, read outside any session (realtime.ordering asks
+        after a commit); None on SQLite, whose one connection the committing session may hold
+        and whose writers are serialised anyway (nothing to wait for)."""
+        if self.autocommit_engine is None:
+            return None
+        with self.autocommit_engine.connect() as connection:
+            return connection.execute(select(Message.created_at).where(Message.id == message_id)).scalar()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

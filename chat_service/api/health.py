@@ -33,6 +33,7 @@ def _check() -> dict:
     writer = rt.database.message_writer
     return {"status": "ok", "instance": rt.config.instance_id, "checks": checks,
             "connections": len(rt.connections), "queue": rt.socketio.server.manager.counters.to_dict(),
+            "message_order": rt.socketio.server.manager.order.to_dict(),
             **({"message_writer": writer.to_dict()} if writer is not None else {})}
 
 

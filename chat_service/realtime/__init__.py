@@ -9,27 +9,33 @@ from flask_socketio import SocketIO
 from ..cache import INVALIDATING_EVENTS, LookupCache
 from ..config import Config
 from .managers import OnceManager, OnceRedisManager
+from .ordering import MessageOrder
 from .origins import OriginPolicy
 from .rooms import is_user_room
 from .sharded_manager import ShardedRedisManager
 
 
-def create_manager(config: Config, cache: LookupCache) -> socketio.Manager:
+def create_manager(config: Config, cache: LookupCache, order: MessageOrder) -> socketio.Manager:
+    manager: OnceManager
     if not config.redis_url:
-        return OnceManager()
-    if config.socketio_manager == "sharded":
-        return ShardedRedisManager(config.redis_url, prefix=config.redis_prefix, shards=config.socketio_shards,
-                                   cache=cache, sharded_room=is_user_room, everyone_events=INVALIDATING_EVENTS)
-    return OnceRedisManager(config.redis_url, channel=f"{config.redis_prefix}:socketio", cache=cache)
+        manager = OnceManager()
+    elif config.socketio_manager == "sharded":
+        manager = ShardedRedisManager(config.redis_url, prefix=config.redis_prefix, shards=config.socketio_shards,
+                                      cache=cache, sharded_room=is_user_room, everyone_events=INVALIDATING_EVENTS)
+    else:
+        manager = OnceRedisManager(config.redis_url, channel=f"{config.redis_prefix}:socketio", cache=cache)
+    manager.order = order
+    return manager
 
 
-def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCache) -> SocketIO:
+def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCache,
+                    order: MessageOrder) -> SocketIO:
     """The app's Flask-SocketIO server; joined to the other instances through
     Redis when REDIS_URL is set, so an emit here reaches sockets everywhere."""
     return SocketIO(
         app,
         async_mode=async_mode,
-        client_manager=create_manager(config, cache),
+        client_manager=create_manager(config, cache, order),
         cors_allowed_origins=OriginPolicy(config.allowed_origins),
         max_http_buffer_size=config.max_content_length,
         # Each ping costs the worker a few greenlet switches per socket; with thousands

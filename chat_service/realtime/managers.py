@@ -15,6 +15,7 @@ from redis.retry import Retry
 from shared.redis_client import Publisher
 
 from ..cache import LookupCache
+from .ordering import MessageOrder
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class OnceManager(socketio.Manager):
 
     name = "local"
     cache: LookupCache | None = None  # set by the managers joining instances
+    order: MessageOrder | None = None  # set by create_manager
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,7 +123,10 @@ class OnceManager(socketio.Manager):
     def before_delivery(self, event: str, data: Any) -> None:
         """Called for every event about to reach this instance's connections: with other
         instances, drop from the lookup cache what their events say has changed."""
-        if self.cache is not None and event != "message":
+        if event == "message":
+            if self.order is not None:
+                self.order.published(data)  # another instance's, or this one's, back from the queue
+        elif self.cache is not None:
             self.cache.apply_event(event, data)
 
     def _local_recipients(self, namespace: str, room: Any) -> int:
@@ -152,6 +157,7 @@ class QueueFirstManager:
     """
 
     host_id: str
+    order: MessageOrder | None
     # Stands in for this instance's host id on its own emits coming back from the queue,
     # which python-socketio's listener would otherwise drop as already delivered.
     QUEUED_OWN_EMIT = "queued-own-emit"
@@ -159,6 +165,10 @@ class QueueFirstManager:
     def _publish_to_queue(self, message: dict) -> None:
         """Publish, raising if Redis could not take it."""
         raise NotImplementedError
+
+    def order_commands(self, message: dict) -> list[tuple]:
+        """Commands that follow a publish in its round trip (ordering.MessageOrder's mark)."""
+        return self.order.mark_commands(message) if self.order is not None else []
 
     def _handle_emit(self, message: dict) -> None:
         if self._queue_first(message):
@@ -238,7 +248,8 @@ class OnceRedisManager(QueueFirstManager, socketio.RedisManager, OnceManager):
         if not self.connected:
             self._redis_connect()
         try:
-            self.publisher.publish_all([("PUBLISH", self.channel, self.json.dumps(message))])
+            self.publisher.publish_all([("PUBLISH", self.channel, self.json.dumps(message)),
+                                        *self.order_commands(message)])
         except Exception:
             self.connected = False  # connect again next time
             raise

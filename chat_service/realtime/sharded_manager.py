@@ -147,7 +147,7 @@ class ShardedRedisManager(QueueFirstManager, socketio.PubSubManager, OnceManager
                 commands.append(("SPUBLISH", channel or self.channel, payload))
             else:
                 commands.append(("PUBLISH", channel, payload))
-        self.publisher.publish_all(commands)
+        self.publisher.publish_all([*commands, *self.order_commands(data)])
 
     # --- subscription lifecycle ------------------------------------------------------------
 
