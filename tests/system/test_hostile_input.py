@@ -332,3 +332,13 @@ def test_a_range_past_the_end_of_an_attachment_is_416_with_the_envelope(live_sta
     assert past_the_end.headers["Content-Type"] == "application/json"
     assert past_the_end.json()["error"]["code"] == "range_not_satisfiable"
     assert past_the_end.headers["Content-Range"] == "bytes */10"
+
+
+@pytest.mark.parametrize("path, status", [
+    (b"/auth/me", 401), (b"/api/conversations", 401), (b"/socket.io/?EIO=4&transport=polling", 200), (b"/login", 200),
+])
+def test_a_request_with_hundreds_of_headers_reaches_its_service(live_stack, path, status):
+    """gunicorn refused more than 100 header fields with its HTML 431; the only bound is the
+    gateway's on the size of the headers."""
+    got, headers, body = exchange(live_stack.url, get(path, b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(300))))
+    assert got == status, (got, body[:200])
