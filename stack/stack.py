@@ -272,7 +272,10 @@ class Stack:
 
     def processes(self) -> list[ProcessSpec]:
         """The stack, in start order (stopped in reverse). Add a service with one line."""
-        gunicorn = (self.python, "-m", "gunicorn", "--no-control-socket", "--graceful-timeout", "5")
+        # Any number of header fields (gunicorn's default of 100 refused requests the gateway
+        # passed with an HTML 431): the gateway bounds the header block itself (about 32 KiB).
+        gunicorn = (self.python, "-m", "gunicorn", "--no-control-socket", "--graceful-timeout", "5",
+                    "--limit-request-fields", "32768")
         gthread = (*gunicorn, "-k", "gthread", "-w", "2", "--threads", "4")
         gevent = (*gunicorn, "-k", "gevent", "-w", "1", "--worker-connections", "12000")
 

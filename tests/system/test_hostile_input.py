@@ -5,11 +5,16 @@ on two chat instances; every one must get 413 with the envelope, and nobody else
 may see a single failure (a refused body must never make nginx count an instance
 as down). The services run with a lower body limit than the gateway's here, so
 bodies between the two reach them and must be refused by them just as cleanly.
+
+Malformed requests (request lines, escapes, dot segments, headers, framing), sent as raw
+bytes so no client library normalises them, are answered by the gateway itself on every
+prefix: a 4xx with the error envelope, never nginx's HTML page or a 5xx.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import secrets
 import socket
 import threading
@@ -217,3 +222,123 @@ def test_malformed_headers_get_the_error_envelope(live_stack, header, path):
     assert status == 400, (status, body[:200])
     assert headers["Content-Type"] == "application/json"
     assert b'"code":"bad_request"' in body
+
+
+def exchange(base: str, request: bytes) -> tuple[int | None, dict, bytes]:
+    """Send exactly these bytes; (status, headers, body). An HTTP/0.9 answer has no status line or
+    headers: (None, {}, everything the gateway sent before closing)."""
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        first = sock.recv(5, socket.MSG_PEEK | socket.MSG_WAITALL)
+        if first != b"HTTP/":
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            return None, {}, received
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+
+
+HEADERS = b"Host: gateway\r\nConnection: close\r\n"
+
+
+def get(target: bytes, headers: bytes = b"", line_end: bytes = b" HTTP/1.1") -> bytes:
+    return b"GET " + target + line_end + b"\r\n" + HEADERS + headers + b"\r\n"
+
+
+def post(target: bytes, headers: bytes, body: bytes = b"") -> bytes:
+    return b"POST " + target + b" HTTP/1.1\r\n" + HEADERS + headers + b"\r\n" + body
+
+
+# (what, request for a prefix, status, error code). Every one is answered by the gateway itself;
+# status None is an HTTP/0.9 answer: the envelope alone, with no status line.
+MALFORMED = [
+    ("encoded NUL", lambda p: get(p + b"a%00b"), 400, "bad_request"),
+    ("raw NUL", lambda p: get(p + b"a\x00b"), 400, "bad_request"),
+    ("invalid escape", lambda p: get(p + b"a%zz"), 400, "bad_request"),
+    ("lone percent sign", lambda p: get(p + b"a%"), 400, "bad_request"),
+    ("truncated escape", lambda p: get(p + b"a%2"), 400, "bad_request"),
+    ("dot segments above the root", lambda p: get(p + b"../.."), 400, "bad_request"),
+    ("dot segment after an empty one", lambda p: get(p + b"/..%2f"), 400, "bad_request"),
+    ("encoded control character", lambda p: get(p + b"a%01b"), 400, "bad_request"),
+    ("raw control character", lambda p: get(p + b"a\x01b"), 400, "bad_request"),
+    ("raw DEL", lambda p: get(p + b"a\x7fb"), 400, "bad_request"),
+    ("raw space", lambda p: get(p + b"a b"), 400, "bad_request"),
+    ("raw non-ASCII bytes", lambda p: get(p + b"caf\xc3\xa9"), 400, "bad_request"),
+    ("raw non-ASCII bytes in the query", lambda p: get(p + b"?q=\xff"), 400, "bad_request"),
+    ("URI over the services' limit", lambda p: get(p + b"a" * 4100), 414, "uri_too_long"),
+    ("URI over nginx's buffer", lambda p: get(p + b"a" * 20000), 414, "uri_too_long"),
+    ("invalid method", lambda p: b"G@T " + p + b" HTTP/1.1\r\n" + HEADERS + b"\r\n", 400, "bad_request"),
+    ("TRACE", lambda p: b"TRACE " + p + b" HTTP/1.1\r\n" + HEADERS + b"\r\n", 405, "method_not_allowed"),
+    ("relative target", lambda p: get(b"a" + p), 400, "bad_request"),
+    ("HTTP/0.9 request line", lambda p: b"GET " + p + b"\r\n", None, "bad_request"),
+    ("HTTP/2.0 request line", lambda p: get(p, line_end=b" HTTP/2.0"), 400, "bad_request"),
+    ("garbled version", lambda p: get(p, line_end=b" HTTP/1.x"), 400, "bad_request"),
+    ("no Host on HTTP/1.1", lambda p: b"GET " + p + b" HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "bad_request"),
+    ("two Host headers", lambda p: get(p, b"Host: other\r\n"), 400, "bad_request"),
+    ("control character in a header name", lambda p: get(p, b"X\x01Y: 1\r\n"), 400, "bad_request"),
+    ("folded header", lambda p: get(p, b"X-A: 1\r\n  folded\r\n"), 400, "bad_request"),
+    ("header over nginx's buffer", lambda p: get(p, b"X-Big: " + b"a" * 20000 + b"\r\n"), 400, "bad_request"),
+    ("header over the services' limit", lambda p: get(p, b"X-Big: " + b"a" * 8150 + b"\r\n"), 400, "bad_request"),
+    ("headers over nginx's buffers", lambda p: get(p, b"".join(b"X-%d: a\r\n" % i for i in range(5000))),
+     400, "bad_request"),
+    ("unknown Transfer-Encoding", lambda p: post(p, b"Transfer-Encoding: gzip\r\n"), 400, "bad_request"),
+    ("Transfer-Encoding and Content-Length",
+     lambda p: post(p, b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"0\r\n\r\n"), 400, "bad_request"),
+    ("invalid chunk", lambda p: post(p, b"Transfer-Encoding: chunked\r\n", b"zz\r\n\r\n"), 400, "bad_request"),
+    ("invalid Content-Length", lambda p: post(p, b"Content-Length: -1\r\n"), 400, "bad_request"),
+]
+
+
+@pytest.mark.parametrize("prefix", [b"/auth/", b"/api/", b"/socket.io/", b"/"])
+def test_malformed_requests_get_a_4xx_and_the_envelope_on_every_prefix(live_stack, prefix):
+    """Whatever the gateway refuses itself it answers with a 4xx and the API's error envelope,
+    never nginx's HTML page or a 5xx (it answered `%00`, `%zz` or `/..` with an HTML 500)."""
+    wrong = []
+    for what, request, status, code in MALFORMED:
+        got_status, headers, body = exchange(live_stack.url, request(prefix))
+        try:
+            error = json.loads(body)["error"]
+        except (ValueError, KeyError, TypeError):
+            error = {}
+        expected_type = None if status is None else "application/json"
+        if (got_status, headers.get("content-type"), error.get("code")) != (status, expected_type, code) \
+                or not error.get("message"):
+            wrong.append(f"{what}: {got_status} {headers.get('content-type')} {body[:80]!r}")
+    assert not wrong, f"{len(wrong)} of {len(MALFORMED)} answered wrongly:\n" + "\n".join(wrong)
+
+
+def test_paths_only_the_gateway_serves_are_404_with_the_envelope(live_stack):
+    for path in ("/_attachments/x", "/__errors/400", "/__errors/nothing"):
+        response = requests.get(live_stack.url + path, timeout=10)
+        assert response.status_code == 404, (path, response.text[:200])
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_range_past_the_end_of_an_attachment_is_416_with_the_envelope(live_stack):
+    """nginx sends attachment bytes itself, so it also answers a range it cannot satisfy."""
+    user = new_user(live_stack.url, "ranger")
+    uploaded = requests.post(f"{live_stack.url}/api/attachments", headers=user["headers"],
+                             files={"file": ("ten.bin", b"0123456789")}, timeout=10)
+    assert uploaded.status_code == 201, uploaded.text
+    url = live_stack.url + uploaded.json()["attachment"]["url"]
+    part = requests.get(url, headers={**user["headers"], "Range": "bytes=2-4"}, timeout=10)
+    assert (part.status_code, part.content) == (206, b"234")
+    past_the_end = requests.get(url, headers={**user["headers"], "Range": "bytes=100-"}, timeout=10)
+    assert past_the_end.status_code == 416
+    assert past_the_end.headers["Content-Type"] == "application/json"
+    assert past_the_end.json()["error"]["code"] == "range_not_satisfiable"
+    assert past_the_end.headers["Content-Range"] == "bytes */10"
+
+
+@pytest.mark.parametrize("path, status", [
+    (b"/auth/me", 401), (b"/api/conversations", 401), (b"/socket.io/?EIO=4&transport=polling", 200), (b"/login", 200),
+])
+def test_a_request_with_hundreds_of_headers_reaches_its_service(live_stack, path, status):
+    """gunicorn refused more than 100 header fields with its HTML 431; the only bound is the
+    gateway's on the size of the headers."""
+    got, headers, body = exchange(live_stack.url, get(path, b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(300))))
+    assert got == status, (got, body[:200])
