@@ -112,6 +112,22 @@ def test_a_just_spent_token_presented_again_within_the_grace_continues_the_sessi
                                   ).status_code == 200
 
 
+def test_a_token_whose_successor_was_already_rotated_is_reuse_even_within_the_grace(sessions_app):
+    """first -> second -> third, then first again: no honest race presents a token once the
+    chain has moved on past its successor, so the whole session ends."""
+    from .conftest import AuthActions
+
+    actions = AuthActions(sessions_app.test_client())
+    actions.register()
+    first = actions.token().get_json()
+    second = actions.refresh_body(first["refresh_token"]).get_json()
+    third = actions.refresh_body(second["refresh_token"]).get_json()
+    assert_error(actions.refresh_body(first["refresh_token"]), 401, "unauthorized")
+    assert_error(actions.refresh_body(third["refresh_token"]), 401, "unauthorized")
+    assert_error(actions.client.get("/auth/me", headers={"Authorization": f"Bearer {third['access_token']}"}),
+                 401, "unauthorized")
+
+
 def test_reuse_after_the_grace_ends_the_session(sessions_app):
     from .conftest import AuthActions
 
