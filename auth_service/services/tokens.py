@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from shared import jwt
 from shared.database import transaction
 from shared.errors import Unauthorized
+from shared.notices import NoticeUndelivered
 from shared.sessions import SESSION_CLAIM, SessionRevocations
 from shared.timestamps import format_timestamp, utcnow
 
@@ -192,12 +193,13 @@ def revoke_user_families(session: Session, user_id: int, keep: str | None = None
 
 def end_sessions(sessions: SessionRevocations | None, family_ids: list[str]) -> None:
     """Have every service refuse these sessions' access tokens now (after the revocation
-    committed). Their refresh tokens are already revoked, so if Redis is unreachable they
-    end when their access token expires (shared.sessions says why that fails open)."""
+    committed). Their refresh tokens are already revoked, so if Redis (or, without it, a chat
+    instance) is unreachable they end there when their access token expires (shared.sessions
+    says why that fails open)."""
     if sessions is None:
         return
     for family_id in family_ids:
         try:
             sessions.end_session(family_id)
-        except RedisError:
-            log.warning("could not record an ended session; its access tokens run until they expire")
+        except (RedisError, NoticeUndelivered) as error:
+            log.warning("could not record an ended session; its access tokens run until they expire: %s", error)

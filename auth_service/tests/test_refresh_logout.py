@@ -294,3 +294,25 @@ def test_ending_a_session_refuses_its_access_tokens_and_only_its_own(sessions_ap
 
 def test_log_out_everywhere_needs_a_valid_access_token(client):
     assert_error(client.post("/auth/logout-all"), 401, "unauthorized")
+
+
+def test_without_redis_a_logout_with_chat_down_still_succeeds_and_auth_refuses_the_token(make_app, caplog):
+    """No Redis: auth tells chat itself (chat_notices.py). With chat unreachable the logout still
+    answers at once, says so in the log, and auth's own check refuses the ended session."""
+    import time
+
+    from shared.testing import free_port
+
+    from .conftest import AuthActions
+
+    app = make_app(chat_service_urls=(f"http://127.0.0.1:{free_port()}",))
+    actions = AuthActions(app.test_client())
+    actions.register()
+    ended, kept = actions.token().get_json(), actions.token().get_json()
+    started = time.monotonic()
+    assert actions.client.post("/auth/logout", json={"refresh_token": ended["refresh_token"]}).status_code == 204
+    assert time.monotonic() - started < 2
+    assert "could not record an ended session" in caplog.text
+    for pair, status in ((ended, 401), (kept, 200)):
+        assert actions.client.get("/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+                                  ).status_code == status
