@@ -31,10 +31,11 @@ class NoticedSessionEnds:
         # How long chat must remember an ended session: as long as its access tokens are accepted.
         self.keep_for = max(1, int(access_ttl)) + int(jwt.DEFAULT_LEEWAY_SECONDS)
 
-    def end_session(self, session_id: str) -> None:
-        """Tell every chat instance (raises NoticeUndelivered)."""
-        if self.sender is not None:
-            self.sender.send(SESSIONS_ENDED, {"session_id": session_id, "keep_for": self.keep_for})
+    def end_sessions(self, session_ids: list[str]) -> None:
+        """Tell every chat instance, in one notice however many sessions end (log out everywhere):
+        an unresponsive instance then costs one timeout, not one per session (raises NoticeUndelivered)."""
+        if self.sender is not None and session_ids:
+            self.sender.send(SESSIONS_ENDED, {"session_ids": list(session_ids), "keep_for": self.keep_for})
 
     def ended(self, claims: dict[str, Any]) -> bool:
         """Whether the token's session has ended: ending one revokes its refresh tokens (services/tokens.py);

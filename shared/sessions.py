@@ -55,6 +55,19 @@ class SessionRevocations:
         self.redis.set(self._session_key(session_id), 1, ex=self.ttl)
         self.redis.publish(self.channel, json.dumps({"sid": session_id}))
 
+    def end_sessions(self, session_ids: list[str]) -> None:
+        """`end_session` for each, every one tried; then raises the first RedisError, if any."""
+        from redis import RedisError
+
+        failed: RedisError | None = None
+        for session_id in session_ids:
+            try:
+                self.end_session(session_id)
+            except RedisError as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed
+
     def ended(self, claims: dict[str, Any]) -> bool:
         """Whether the access token with these claims belongs to a session that has ended."""
         from redis import RedisError

@@ -196,10 +196,9 @@ def end_sessions(sessions: SessionRevocations | None, family_ids: list[str]) -> 
     committed). Their refresh tokens are already revoked, so if Redis (or, without it, a chat
     instance) is unreachable they end there when their access token expires (shared.sessions
     says why that fails open)."""
-    if sessions is None:
+    if sessions is None or not family_ids:
         return
-    for family_id in family_ids:
-        try:
-            sessions.end_session(family_id)
-        except (RedisError, NoticeUndelivered) as error:
-            log.warning("could not record an ended session; its access tokens run until they expire: %s", error)
+    try:
+        sessions.end_sessions(family_ids)
+    except (RedisError, NoticeUndelivered) as error:
+        log.warning("could not record an ended session; its access tokens run until they expire: %s", error)

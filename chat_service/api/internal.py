@@ -38,15 +38,17 @@ def _notice(kind: str) -> dict:
 
 @internal.post(path(SESSIONS_ENDED))
 def sessions_ended():
-    """Refuse the session's access tokens from now on and end its open sockets."""
+    """Refuse the sessions' access tokens from now on and end their open sockets."""
     notice = _notice(SESSIONS_ENDED)
-    session_id, keep_for = notice.get("session_id"), notice.get("keep_for")
-    if not isinstance(session_id, str) or isinstance(keep_for, bool) or not isinstance(keep_for, (int, float)) \
+    session_ids, keep_for = notice.get("session_ids"), notice.get("keep_for")
+    if not isinstance(session_ids, list) or not all(isinstance(sid, str) for sid in session_ids) \
+            or isinstance(keep_for, bool) or not isinstance(keep_for, (int, float)) \
             or not math.isfinite(keep_for) or keep_for <= 0:
-        raise invalid("notice", "must name a session and how long to keep it")
+        raise invalid("notice", "must name sessions and how long to keep them")
     rt = app_state()
-    rt.sessions.end(session_id, float(keep_for))
-    end_session_sockets(rt.socketio, rt.connections, rt.maintenance.disconnect_soon, session_id)
+    for session_id in session_ids:
+        rt.sessions.end(session_id, float(keep_for))
+        end_session_sockets(rt.socketio, rt.connections, rt.maintenance.disconnect_soon, session_id)
     return "", 204
 
 

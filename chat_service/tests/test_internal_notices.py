@@ -21,7 +21,7 @@ def notice(kind, payload, ring=KEY_RING):
 def test_an_ended_session_is_refused_by_rest_and_the_handshake(client, auth, connect):
     alice, bob = with_session(auth.user("alice"), "s-alice"), with_session(auth.user("bob"), "s-bob")
     ended = client.post("/internal/sessions-ended", json=notice(notices.SESSIONS_ENDED,
-                                                                {"session_id": "s-alice", "keep_for": 60}))
+                                                                {"session_ids": ["s-alice"], "keep_for": 60}))
     assert ended.status_code == 204
     assert client.get("/api/friends", headers=alice.headers).status_code == 401
     assert not connect(alice).is_connected()
@@ -32,8 +32,8 @@ def test_an_ended_session_is_refused_by_rest_and_the_handshake(client, auth, con
 def test_anything_but_a_signed_notice_of_its_kind_is_refused(client, auth):
     alice = with_session(auth.user("alice"), "x")
     forged = [
-        notice(notices.SESSIONS_ENDED, {"session_id": "x", "keep_for": 60}, jwt.KeyRing.from_spec("other:" + "o" * 48)),
-        notice(notices.ACCOUNTS_DELETED, {"session_id": "x", "keep_for": 60}),  # another kind
+        notice(notices.SESSIONS_ENDED, {"session_ids": ["x"], "keep_for": 60}, jwt.KeyRing.from_spec("other:" + "o" * 48)),
+        notice(notices.ACCOUNTS_DELETED, {"session_ids": ["x"], "keep_for": 60}),  # another kind
         {"notice": alice.token},  # an access token
         {},
     ]

@@ -244,7 +244,7 @@ def test_internal_calls_are_not_reachable_through_the_gateway(live_stack):
     user = new_user(live_stack.url, "internal")
     ring = key_ring_from_env(load_or_create_secrets(live_stack.run_dir))
     session_id = jwt.decode(user["token"], ring, issuer="chat-auth", audience="chat")["sid"]
-    body = {"notice": notices.sign_notice(notices.SESSIONS_ENDED, {"session_id": session_id, "keep_for": 60},
+    body = {"notice": notices.sign_notice(notices.SESSIONS_ENDED, {"session_ids": [session_id], "keep_for": 60},
                                           ring, issuer="chat-auth")}
     outside = requests.post(f"{live_stack.url}/internal/sessions-ended", json=body, timeout=10)
     assert outside.status_code == 404 and outside.json()["error"]["code"] == "not_found"
