@@ -10,9 +10,11 @@ from shared.database import install_database_errors
 from shared.errors import register_error_handlers
 from shared.logging import configure_logging, install_request_id
 from shared.account_deletions import AccountDeletions
+from shared.notices import NoticeSender
 from shared.redis_client import connect
 from shared.sessions import SessionRevocations
 
+from .chat_notices import NoticedAccountDeletions, NoticedSessionEnds
 from .config import Config
 from .db import Database, close_session
 from .services.passwords import PasswordHasher, ScryptParams
@@ -20,6 +22,19 @@ from .services.rate_limit import (LoginLimits, LoginRateLimiter, MemoryCounterSt
                                   RegistrationRateLimiter)
 from .services.tokens import TokenSettings
 from .state import EXTENSION, AppState
+
+def _announcers(config: Config, redis_client) -> dict:
+    """How ended sessions and deleted accounts reach chat: through Redis, or without it by signed
+    notices to each chat instance (chat_notices.py)."""
+    if redis_client is not None:
+        # Under the prefix chat reads ended sessions from, which it also reads deletions from.
+        return {"sessions": SessionRevocations(redis_client, config.sessions_prefix, config.access_token_ttl),
+                "deletions": AccountDeletions(redis_client, config.sessions_prefix)}
+    sender = (NoticeSender(config.chat_service_urls, config.key_ring, issuer=config.jwt_issuer)
+              if config.chat_service_urls else None)
+    return {"sessions": NoticedSessionEnds(sender, config.access_token_ttl),
+            "deletions": NoticedAccountDeletions(sender) if sender is not None else None}
+
 
 def create_app(config: Config | None = None) -> Flask:
     """The application. Without a config it reads the environment and, being the
@@ -52,10 +67,7 @@ def create_app(config: Config | None = None) -> Flask:
                              access_ttl=config.access_token_ttl, refresh_ttl=config.refresh_token_ttl,
                              reuse_grace=config.refresh_reuse_grace),
         redis=redis_client,
-        sessions=(SessionRevocations(redis_client, config.sessions_prefix, config.access_token_ttl)
-                  if redis_client is not None else None),
-        # Under the prefix chat reads ended sessions from, which it also reads deletions from.
-        deletions=AccountDeletions(redis_client, config.sessions_prefix) if redis_client is not None else None,
+        **_announcers(config, redis_client),
     )
 
     register_error_handlers(app)

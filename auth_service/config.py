@@ -46,6 +46,9 @@ class Config:
     jwt_issuer: str = "chat-auth"
     jwt_audience: str = "chat"
     allowed_origins: tuple[str, ...] = ()
+    # Every chat instance, told directly of ended sessions and deleted accounts when there is no
+    # Redis to tell them through (chat_notices.py); unused with REDIS_URL.
+    chat_service_urls: tuple[str, ...] = ()
     cookie_secure: bool = False
     app_env: str = "development"
     log_level: str = "INFO"
@@ -85,6 +88,7 @@ class Config:
             jwt_issuer=env_str("JWT_ISSUER", "chat-auth", source),
             jwt_audience=env_str("JWT_AUDIENCE", "chat", source),
             allowed_origins=tuple(env_list("ALLOWED_ORIGINS", "", source)),
+            chat_service_urls=tuple(url.rstrip("/") for url in env_list("CHAT_SERVICE_URL", "", source)),
             cookie_secure=env_bool("COOKIE_SECURE", False, source),
             app_env="production" if is_production(source) else "development",
             log_level=env_str("LOG_LEVEL", "INFO", source),

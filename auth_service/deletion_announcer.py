@@ -1,8 +1,8 @@
-"""Announcing, in the background, deleted accounts that Redis was down for.
+"""Announcing, in the background, deleted accounts that Redis (or chat) was down for.
 
-A deletion is announced as it happens (services/account_deletion.py); if Redis is unreachable
-then, its row stays unannounced and this thread, one per server process, tries every
-DELETION_ANNOUNCE_INTERVAL seconds until chat has been told. Started by the WSGI entry point only,
+A deletion is announced as it happens (services/account_deletion.py); if Redis (without Redis:
+a chat instance) is unreachable then, its row stays unannounced and this thread, one per server
+process, tries every DELETION_ANNOUNCE_INTERVAL seconds until chat has been told. Started by the WSGI entry point only,
 so test apps and command-line tools run no thread.
 """
 
@@ -24,7 +24,7 @@ def start_announcing(app: Flask) -> threading.Event | None:
     """Start the thread; setting the event returned stops it."""
     state = app.extensions[EXTENSION]
     if state.deletions is None:
-        return None  # no Redis: no chat instance listens for announcements
+        return None  # no Redis and no CHAT_SERVICE_URL: nobody to announce to
     stop = threading.Event()
 
     def loop() -> None:

@@ -50,6 +50,7 @@ class RefreshToken(Base):
         UniqueConstraint("token_hash", name="uq_refresh_tokens_token_hash"),
         Index("ix_refresh_tokens_user_id", "user_id"),
         Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,6 +58,10 @@ class RefreshToken(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE", name="fk_refresh_tokens_user_id"))
     family_id: Mapped[str] = mapped_column(String(32))
+    # The token this one was rotated from (None for a login's first): the reuse grace asks
+    # whether a presented token's successor was used yet (services/tokens.py). No foreign
+    # key: tokens go only with their whole family, when their user goes.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=False), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=False))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=False), nullable=True)

@@ -11,6 +11,7 @@ from shared.account_deletions import AccountDeletions
 from shared.request_auth import Identity, authenticate
 from shared.sessions import SessionRevocations
 
+from .chat_notices import NoticedAccountDeletions, NoticedSessionEnds
 from .config import Config
 from .services.passwords import PasswordHasher
 from .services.rate_limit import LoginRateLimiter, RegistrationRateLimiter
@@ -27,8 +28,10 @@ class AppState:
     registrations: RegistrationRateLimiter
     tokens: TokenSettings
     redis: redis.Redis | None
-    sessions: SessionRevocations | None  # None without Redis: tokens then end only at expiry
-    deletions: AccountDeletions | None = None  # None without Redis: one chat instance, no announcements
+    # Without Redis: auth's database, and notices to chat (chat_notices.py).
+    sessions: SessionRevocations | NoticedSessionEnds | None
+    # None without Redis and without CHAT_SERVICE_URL: no chat instance to tell.
+    deletions: AccountDeletions | NoticedAccountDeletions | None = None
 
 
 def app_state() -> AppState:

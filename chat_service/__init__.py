@@ -16,7 +16,7 @@ from shared.errors import register_error_handlers
 from shared.logging import install_request_id
 from shared.account_deletions import AccountDeletions
 from shared.redis_client import connect
-from shared.sessions import SessionRevocations
+from shared.sessions import LocalSessionEnds, SessionRevocations
 
 from .auth_directory import AuthDirectory
 from .cache import LookupCache
@@ -82,12 +82,13 @@ def create_app(config: Config | None = None) -> Flask:
                               prefix=f"{config.redis_prefix}:presence")
                 if config.redis_url else LocalPresence())
     maintenance = Maintenance(app, socketio, connections, interval=min(5.0, config.presence_ttl / 3))
+    # Without Redis auth tells this instance of each ended session itself (api/internal.py).
     sessions = (SessionRevocations(connect(config.redis_url, socket_timeout=1, socket_connect_timeout=1),
                                    config.redis_prefix)
-                if config.redis_url else None)
+                if config.redis_url else LocalSessionEnds())
     database = Database(config.database_url, EventPublisher(socketio, order), cache, config.db_pool_size)
     deleted_accounts = (DeletedAccounts(app, database, AccountDeletions(sessions.redis, config.redis_prefix))
-                        if sessions is not None else None)
+                        if config.redis_url else None)
     storage = DirectoryStorage(config.attachment_dir)
     remove_files_after_commit(database.sessionmaker, storage)
     app.extensions[EXTENSION] = AppState(
@@ -102,7 +103,7 @@ def create_app(config: Config | None = None) -> Flask:
         sessions=sessions,
         session_ends=(SessionEnds(config.redis_url, socketio, connections, sessions, maintenance.disconnect_soon,
                                   deleted_accounts)
-                      if sessions is not None else None),
+                      if config.redis_url else None),
         deleted_accounts=deleted_accounts,
     )
     app.teardown_appcontext(close_session)

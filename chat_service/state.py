@@ -10,7 +10,7 @@ from flask import current_app
 if TYPE_CHECKING:
     from flask_socketio import SocketIO
 
-    from shared.sessions import SessionRevocations
+    from shared.sessions import LocalSessionEnds, SessionRevocations
 
     from .auth_directory import AuthDirectory
     from .config import Config
@@ -35,10 +35,11 @@ class AppState:
     connections: "ConnectionRegistry"
     maintenance: "Maintenance"
     storage: "DirectoryStorage"
-    # Without Redis (one instance, development) tokens end only when they expire.
-    sessions: "SessionRevocations | None" = None
-    session_ends: "SessionEnds | None" = None
-    deleted_accounts: "DeletedAccounts | None" = None  # without Redis auth cannot tell chat
+    # Without Redis (one instance) auth tells this instance directly and it keeps the record
+    # itself (LocalSessionEnds, api/internal.py); None only in tests that build the state by hand.
+    sessions: "SessionRevocations | LocalSessionEnds | None" = None
+    session_ends: "SessionEnds | None" = None  # the Redis subscription
+    deleted_accounts: "DeletedAccounts | None" = None  # the Redis to-do list; without it: api/internal.py
 
     def shutdown(self) -> None:
         self.maintenance.stop()

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 ALGORITHM = "HS256"
-DEFAULT_LEEWAY_SECONDS = 30
+# Clock skew tolerated between the service that issues a token and the one that checks it.
+# Every verifier (REST requests of every service, the Socket.IO handshake and the events of an
+# open socket) uses this one value, so a token is accepted everywhere or nowhere.
+DEFAULT_LEEWAY_SECONDS = 5
 DEFAULT_MAX_TOKEN_LENGTH = 8192
 MIN_KEY_BYTES = 32
 

@@ -21,7 +21,7 @@ from flask import Request
 
 from . import jwt
 from .errors import Forbidden, Unauthorized
-from .sessions import SessionRevocations
+from .sessions import LocalSessionEnds, SessionRevocations
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -70,7 +70,8 @@ def verify_access_token(token: str, ring: jwt.KeyRing, *, issuer: str, audience:
 
 
 def authenticate(request: Request, ring: jwt.KeyRing, *, issuer: str, audience: str,
-                 allowed_origins: Iterable[str] = (), sessions: SessionRevocations | None = None) -> Identity:
+                 allowed_origins: Iterable[str] = (),
+                 sessions: SessionRevocations | LocalSessionEnds | None = None) -> Identity:
     """The caller's identity, or 401; enforces the CSRF rule for cookie auth, and
     refuses tokens of a session that has ended (when `sessions` is given)."""
     token, via = access_token(request)

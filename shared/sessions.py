@@ -12,13 +12,19 @@ While Redis cannot be reached the check lets tokens through (fail open) and says
 in the log: refusing every token would log everyone out during a Redis outage. The
 ended session still cannot be refreshed (its refresh tokens are revoked in auth's
 database), so it ends at the latest when its access token expires.
+
+Without Redis (the quick start: one chat instance) auth tells each chat instance directly
+(shared.notices) and the instance keeps the record in its own memory (`LocalSessionEnds`);
+auth itself reads its database (a session has ended when its refresh tokens are revoked).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+import threading
+import time
+from typing import Any, Callable
 
 from . import jwt
 
@@ -49,6 +55,19 @@ class SessionRevocations:
         self.redis.set(self._session_key(session_id), 1, ex=self.ttl)
         self.redis.publish(self.channel, json.dumps({"sid": session_id}))
 
+    def end_sessions(self, session_ids: list[str]) -> None:
+        """`end_session` for each, every one tried; then raises the first RedisError, if any."""
+        from redis import RedisError
+
+        failed: RedisError | None = None
+        for session_id in session_ids:
+            try:
+                self.end_session(session_id)
+            except RedisError as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed
+
     def ended(self, claims: dict[str, Any]) -> bool:
         """Whether the access token with these claims belongs to a session that has ended."""
         from redis import RedisError
@@ -69,3 +88,30 @@ class SessionRevocations:
         except (ValueError, AttributeError):
             return None
         return session_id if isinstance(session_id, str) else None
+
+
+class LocalSessionEnds:
+    """Ended sessions kept in this process: what a chat instance without Redis was told by auth.
+
+    Each record is kept as long as auth says the session's access tokens can still be accepted
+    (`keep_for`), so the table holds only the sessions ended within one token lifetime.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._until: dict[str, float] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def end(self, session_id: str, keep_for: float) -> None:
+        now = self._clock()
+        with self._lock:
+            for stale in [sid for sid, until in self._until.items() if until <= now]:
+                del self._until[stale]
+            self._until[session_id] = max(self._until.get(session_id, 0.0), now + keep_for)
+
+    def ended(self, claims: dict[str, Any]) -> bool:
+        session_id = claims.get(SESSION_CLAIM)
+        if not isinstance(session_id, str):
+            return False
+        until = self._until.get(session_id)
+        return until is not None and until > self._clock()

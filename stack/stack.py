@@ -250,7 +250,9 @@ class Stack:
         return env
 
     def auth_env(self) -> dict[str, str]:
-        return self._service_env(DATABASE_URL=self.auth_database_url)
+        # Every chat instance: without Redis auth tells each one itself of ended sessions and
+        # deleted accounts (auth_service/chat_notices.py), since each keeps its own record.
+        return self._service_env(DATABASE_URL=self.auth_database_url, CHAT_SERVICE_URL=",".join(self.chat_urls))
 
     def chat_env(self, instance: int) -> dict[str, str]:
         return self._service_env(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shared.account_deletions import AccountDeletions
 from shared.database import transaction
+from shared.notices import NoticeUndelivered
 from shared.sessions import SessionRevocations
 from shared.timestamps import utcnow
 from shared.validation import Fields
@@ -48,7 +49,7 @@ def delete_account(session: Session, hasher: PasswordHasher, user_id: int, passw
 
 def announce_deletions(session: Session, deletions: AccountDeletions | None) -> int:
     """Announce to chat every deleted account not announced yet; how many were. Stops at the
-    first Redis error, leaving the rest for the next attempt. Several processes may announce
+    first Redis (or, without Redis, chat) error, leaving the rest for the next attempt. Several processes may announce
     the same deletion at once: chat applies it twice, which changes nothing."""
     if deletions is None:
         return 0
@@ -56,7 +57,7 @@ def announce_deletions(session: Session, deletions: AccountDeletions | None) -> 
     for user_id in session.scalars(select(User.id).where(UNANNOUNCED).order_by(User.id)).all():
         try:
             deletions.announce(user_id)
-        except RedisError:
+        except (RedisError, NoticeUndelivered):
             log.error("could not announce a deleted account to chat; it is tried again later",
                       extra={"user_id": user_id})
             break

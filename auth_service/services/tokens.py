@@ -5,11 +5,12 @@ belongs to a family (the chain started by one login); each works once, and
 presenting one that was already used or revoked revokes the whole family,
 because it means the chain has been copied.
 
-One exception: a token spent less than `reuse_grace` seconds ago gets another
-successor in the same family instead. A browser page refreshing in the background
-while the frontend refreshes for a page load presents one token twice within
-milliseconds; without the grace that honest race would end the session everywhere.
-A copy replayed after the grace is still treated as theft.
+One exception: a token spent less than `reuse_grace` seconds ago, none of whose
+successors has been used yet, gets another successor in the same family instead. A
+browser page refreshing in the background while the frontend refreshes for a page load
+presents one token twice within milliseconds; without the grace that honest race would
+end the session everywhere. A copy replayed after the grace, or once the chain has moved
+on past its successor (first -> second -> third, then first again), is still theft.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from shared import jwt
 from shared.database import transaction
 from shared.errors import Unauthorized
+from shared.notices import NoticeUndelivered
 from shared.sessions import SESSION_CLAIM, SessionRevocations
 from shared.timestamps import format_timestamp, utcnow
 
@@ -74,12 +76,14 @@ def access_token(settings: TokenSettings, user: User, session_id: str) -> tuple[
     return jwt.encode(claims, settings.ring), datetime.fromtimestamp(claims["exp"], timezone.utc)
 
 
-def _issue(session: Session, settings: TokenSettings, user: User, family_id: str) -> TokenPair:
-    """Add a refresh token to `family_id`."""
+def _issue(session: Session, settings: TokenSettings, user: User, family_id: str,
+           parent_id: int | None = None) -> TokenPair:
+    """Add a refresh token to `family_id`, rotated from `parent_id` (None: a login's first)."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     refresh = RefreshToken(token_hash=hash_refresh_token(raw), user_id=user.id, family_id=family_id,
-                           created_at=now, expires_at=now + timedelta(seconds=settings.refresh_ttl))
+                           parent_id=parent_id, created_at=now,
+                           expires_at=now + timedelta(seconds=settings.refresh_ttl))
     session.add(refresh)
     token, access_expires_at = access_token(settings, user, family_id)
     return TokenPair(user=user, access_token=token, access_expires_at=access_expires_at,
@@ -117,10 +121,10 @@ def _spend(session: Session, settings: TokenSettings, raw: str) -> tuple[TokenPa
         .execution_options(synchronize_session=False)
     )
     token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
-    if token is not None and (spent.rowcount == 1 or _within_reuse_grace(settings, token, now)):
+    if token is not None and (spent.rowcount == 1 or _within_reuse_grace(session, settings, token, now)):
         user = session.get(User, token.user_id)
         if user is not None:
-            return _issue(session, settings, user, token.family_id), None
+            return _issue(session, settings, user, token.family_id, parent_id=token.id), None
     reused = token is not None and (token.used_at is not None or token.revoked_at is not None)
     if reused:
         _revoke_family(session, token.family_id, now)
@@ -128,11 +132,18 @@ def _spend(session: Session, settings: TokenSettings, raw: str) -> tuple[TokenPa
     return None, token.family_id if reused else None
 
 
-def _within_reuse_grace(settings: TokenSettings, token: RefreshToken, now: datetime) -> bool:
+def _within_reuse_grace(session: Session, settings: TokenSettings, token: RefreshToken, now: datetime) -> bool:
     """Whether `token` was spent just now by a concurrent refresh of the same client (see the module
-    docstring); a revoked family or an expired token never qualifies."""
-    return (token.used_at is not None and token.revoked_at is None and token.expires_at > now
-            and now - token.used_at <= timedelta(seconds=settings.reuse_grace))
+    docstring); a revoked family, an expired token, or one whose successor was already used (the
+    chain moved on: whoever presents it now holds a copy) never qualifies."""
+    if not (token.used_at is not None and token.revoked_at is None and token.expires_at > now
+            and now - token.used_at <= timedelta(seconds=settings.reuse_grace)):
+        return False
+    successor_used = session.scalar(
+        select(RefreshToken.id)
+        .where(RefreshToken.parent_id == token.id, RefreshToken.used_at.is_not(None))
+        .limit(1))
+    return successor_used is None
 
 
 def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
@@ -182,12 +193,12 @@ def revoke_user_families(session: Session, user_id: int, keep: str | None = None
 
 def end_sessions(sessions: SessionRevocations | None, family_ids: list[str]) -> None:
     """Have every service refuse these sessions' access tokens now (after the revocation
-    committed). Their refresh tokens are already revoked, so if Redis is unreachable they
-    end when their access token expires (shared.sessions says why that fails open)."""
-    if sessions is None:
+    committed). Their refresh tokens are already revoked, so if Redis (or, without it, a chat
+    instance) is unreachable they end there when their access token expires (shared.sessions
+    says why that fails open)."""
+    if sessions is None or not family_ids:
         return
-    for family_id in family_ids:
-        try:
-            sessions.end_session(family_id)
-        except RedisError:
-            log.warning("could not record an ended session; its access tokens run until they expire")
+    try:
+        sessions.end_sessions(family_ids)
+    except (RedisError, NoticeUndelivered) as error:
+        log.warning("could not record an ended session; its access tokens run until they expire: %s", error)

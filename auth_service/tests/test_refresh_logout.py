@@ -112,6 +112,22 @@ def test_a_just_spent_token_presented_again_within_the_grace_continues_the_sessi
                                   ).status_code == 200
 
 
+def test_a_token_whose_successor_was_already_rotated_is_reuse_even_within_the_grace(sessions_app):
+    """first -> second -> third, then first again: no honest race presents a token once the
+    chain has moved on past its successor, so the whole session ends."""
+    from .conftest import AuthActions
+
+    actions = AuthActions(sessions_app.test_client())
+    actions.register()
+    first = actions.token().get_json()
+    second = actions.refresh_body(first["refresh_token"]).get_json()
+    third = actions.refresh_body(second["refresh_token"]).get_json()
+    assert_error(actions.refresh_body(first["refresh_token"]), 401, "unauthorized")
+    assert_error(actions.refresh_body(third["refresh_token"]), 401, "unauthorized")
+    assert_error(actions.client.get("/auth/me", headers={"Authorization": f"Bearer {third['access_token']}"}),
+                 401, "unauthorized")
+
+
 def test_reuse_after_the_grace_ends_the_session(sessions_app):
     from .conftest import AuthActions
 
@@ -278,3 +294,25 @@ def test_ending_a_session_refuses_its_access_tokens_and_only_its_own(sessions_ap
 
 def test_log_out_everywhere_needs_a_valid_access_token(client):
     assert_error(client.post("/auth/logout-all"), 401, "unauthorized")
+
+
+def test_without_redis_a_logout_with_chat_down_still_succeeds_and_auth_refuses_the_token(make_app, caplog):
+    """No Redis: auth tells chat itself (chat_notices.py). With chat unreachable the logout still
+    answers at once, says so in the log, and auth's own check refuses the ended session."""
+    import time
+
+    from shared.testing import free_port
+
+    from .conftest import AuthActions
+
+    app = make_app(chat_service_urls=(f"http://127.0.0.1:{free_port()}",))
+    actions = AuthActions(app.test_client())
+    actions.register()
+    ended, kept = actions.token().get_json(), actions.token().get_json()
+    started = time.monotonic()
+    assert actions.client.post("/auth/logout", json={"refresh_token": ended["refresh_token"]}).status_code == 204
+    assert time.monotonic() - started < 2
+    assert "could not record an ended session" in caplog.text
+    for pair, status in ((ended, 401), (kept, 200)):
+        assert actions.client.get("/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+                                  ).status_code == status

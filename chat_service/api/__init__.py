@@ -9,7 +9,7 @@ from shared.request_auth import access_token, authenticate
 
 from .. import db
 from ..models import User
-from ..state import app_state
+from ..state import EXTENSION, app_state
 from ..services import users
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -61,3 +61,8 @@ def register_api(app: Flask) -> None:
 
     app.register_blueprint(api)
     app.register_blueprint(health.probes)
+    if not app.extensions[EXTENSION].config.redis_url:
+        # Without Redis auth tells this instance of ended sessions and deleted accounts itself.
+        from .internal import internal
+
+        app.register_blueprint(internal)

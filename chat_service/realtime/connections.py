@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Connection:
     user_id: int
-    expires_at: float  # the access token's `exp`
+    expires_at: float  # when its access token stops being accepted: `exp` plus the verifiers' leeway
     session_id: str | None = None  # the token's `sid`: the login it belongs to
 
     def expired(self, now: float | None = None) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from typing import Any, Callable
 
 from flask import Flask, request
@@ -77,10 +76,8 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
             raise _refuse("token_expired", "The access token has expired.") from None
         except jwt.TokenError:
             raise _refuse("invalid_token", "The access token is not valid.") from None
-        expires_at = float(identity.claims["exp"])
-        if expires_at <= time.time():
-            # Inside the verifier's leeway, but a socket must not start on a spent token.
-            raise _refuse("token_expired", "The access token has expired.")
+        # The socket lives exactly as long as REST would accept its token: exp plus the one leeway.
+        expires_at = float(identity.claims["exp"]) + jwt.DEFAULT_LEEWAY_SECONDS
         if rt.sessions is not None and rt.sessions.ended(identity.claims):
             raise _refuse("invalid_token", SESSION_ENDED)
         users.remember_identity(db.session(), identity.user_id, identity.username,

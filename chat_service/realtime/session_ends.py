@@ -2,7 +2,8 @@
 everywhere): auth announces each ended session on a Redis channel (shared.sessions);
 every instance tells that session's sockets here `session_ended` (their page goes to
 the login page) and disconnects them. The same subscription hears of deleted accounts
-(`deleted_accounts.py`)."""
+(`deleted_accounts.py`). Without Redis auth tells the instance directly (api/internal.py),
+which ends the sockets the same way (`end_session_sockets`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ from .deleted_accounts import DeletedAccounts
 log = logging.getLogger(__name__)
 
 SESSION_ENDED_EVENT = "session_ended"
+
+
+def end_session_sockets(socketio: SocketIO, connections: ConnectionRegistry, disconnect_soon,
+                        session_id: str | None) -> None:
+    """Tell this instance's sockets of the session it has ended, then disconnect them."""
+    for sid in connections.sids_of_session(session_id):
+        socketio.server.emit(SESSION_ENDED_EVENT, {"message": "This session has ended."}, to=sid,
+                             namespace="/", ignore_queue=True)
+        disconnect_soon(sid)
 
 
 class SessionEnds:
@@ -70,7 +80,4 @@ class SessionEnds:
                 self.socketio.sleep(self.RESUBSCRIBE_INTERVAL)
 
     def end(self, session_id: str | None) -> None:
-        for sid in self.connections.sids_of_session(session_id):
-            self.socketio.server.emit(SESSION_ENDED_EVENT, {"message": "This session has ended."}, to=sid,
-                                      namespace="/", ignore_queue=True)
-            self.disconnect_soon(sid)
+        end_session_sockets(self.socketio, self.connections, self.disconnect_soon, session_id)

@@ -3,9 +3,10 @@
 Blocking ends the friendship (so the direct conversation turns read-only for both and
 presence stops, as after unfriending) and drops the pending requests between the two.
 It is never announced to the blocked user: what they see is what an unfriend or an
-unanswered request shows them. Their new friend requests are stored as usual but never
-reach the blocker (see `friends.send_request`), not even after an unblock, which drops them;
-the blocker's typing never reaches them.
+unanswered request shows them. Their new friend requests are stored as usual but do not
+reach the blocker while the block lasts (see `friends.send_request`); an unblock delivers
+those still pending, which their sender has been waiting on all along. The blocker's typing
+never reaches them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shared.validation import invalid
 from ..events import queue_event
 from ..models import Block, FriendRequest, User, ordered_pair
 from .friends import end_friendship
-from .payloads import user_payload
+from .payloads import request_payload, user_payload
 
 
 def blocked_either_way(session: Session, user_id: int, others: Iterable[int]) -> set[int]:
@@ -84,8 +85,10 @@ def unblock_user(session: Session, me: User, target: User) -> None:
     result = session.execute(delete(Block).where(Block.blocker_id == me.id, Block.blocked_id == target.id))
     if result.rowcount != 1:
         raise NotFound("You have not blocked this user.")
-    # Blocking dropped every request between us, so theirs still pending were made during the block:
-    # they are dropped too, never delivered late (their sender was never told of the block).
-    session.execute(delete(FriendRequest).where(FriendRequest.from_user_id == target.id,
-                                                FriendRequest.to_user_id == me.id))
     queue_event(session, "block", {"user": user_payload(target), "blocked": False}, [me.id])
+    # Blocking dropped every request between us, so theirs still pending were made during the block.
+    # Their sender has seen them pending all along (the block was never announced), so they reach
+    # me now, as if just sent, rather than vanish.
+    for request in session.scalars(select(FriendRequest).where(FriendRequest.from_user_id == target.id,
+                                                                FriendRequest.to_user_id == me.id)):
+        queue_event(session, "friend_request", request_payload(request, target, me), [me.id])

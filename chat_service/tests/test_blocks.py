@@ -84,14 +84,26 @@ def test_a_blocked_users_requests_never_reach_the_blocker(client, auth, connect)
     refused = client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers)
     assert refused.status_code == 409
     assert client.post("/api/conversations/direct", json={"username": "alice"}, headers=bob.headers).status_code == 403
-    # What bob asked during the block is dropped, not delivered late: unblocking shows alice nothing,
-    # and her own request afterwards is a new one for bob to answer, not an acceptance of his.
+
+
+def test_unblocking_delivers_the_requests_sent_during_the_block(client, auth, connect):
+    """docs/api.md: a blocked user's requests 'stay pending for them ... you see them only if you unblock'."""
+    alice, bob = auth.user("alice"), auth.user("bob")
+    client.post("/api/blocks", json={"username": "bob"}, headers=alice.headers)
+    sent = client.post("/api/friend-requests", json={"username": "alice"}, headers=bob.headers)
+    assert sent.status_code == 201
+    hidden = sent.get_json()["request"]
+    alice_socket = connect(alice)
+    events(alice_socket)
     assert client.delete("/api/blocks/bob", headers=alice.headers).status_code == 204
-    assert [name for name, _ in events(alice_socket)] == ["block"]
-    assert requests_of(client, alice, "incoming") == []
-    asked = client.post("/api/friend-requests", json={"username": "bob"}, headers=alice.headers)
-    assert asked.status_code == 201 and "request" in asked.get_json()
-    assert client.get("/api/friends", headers=alice.headers).get_json()["friends"] == []
+    # Her open pages hear of it at once, as of a request just sent; it is listed and can be answered.
+    assert [(name, data.get("id")) for name, data in events(alice_socket)] == [("block", None),
+                                                                               ("friend_request", hidden["id"])]
+    assert [(r["id"], r["from"]["username"]) for r in requests_of(client, alice, "incoming")] == [(hidden["id"], "bob")]
+    assert [r["id"] for r in requests_of(client, bob, "outgoing")] == [hidden["id"]]
+    accepted = client.post(f"/api/friend-requests/{hidden['id']}/accept", headers=alice.headers)
+    assert accepted.status_code == 200
+    assert [f["username"] for f in client.get("/api/friends", headers=bob.headers).get_json()["friends"]] == ["alice"]
 
 
 def test_blocking_cancels_my_pending_request(client, auth, connect):

@@ -42,9 +42,24 @@ def test_connect_needs_a_valid_token(connect, auth):
     assert not connect(token="not-a-jwt").is_connected()
     assert not connect(token=make_token(record, ring=other_ring)).is_connected()
     assert not connect(token=make_token(record, lifetime=-120)).is_connected()
-    assert not connect(token=make_token(record, lifetime=-5)).is_connected()  # within leeway: still spent
     assert not connect(token=make_token(record, typ="refresh")).is_connected()
     assert connect(alice).is_connected()
+
+
+def test_the_handshake_applies_the_same_leeway_as_rest(client, connect, auth):
+    """A token expired 3 s ago is inside the one leeway (5 s) for both; 10 s ago, outside it for both."""
+    alice = auth.user("alice")
+    record = {"id": alice.id, "username": alice.username, "created_at": alice.created_at}
+    now = int(time.time())
+    just_late = make_token(record, lifetime=60, now=now - 63)
+    too_late = make_token(record, lifetime=60, now=now - 70)
+    assert client.get("/api/friends", headers={"Authorization": f"Bearer {just_late}"}).status_code == 200
+    late_socket = connect(token=just_late)
+    assert late_socket.is_connected()
+    # Its events are accepted too, until the leeway runs out.
+    assert late_socket.emit("typing", {"conversation_id": 999999}, callback=True)["error"]["code"] != "unauthorized"
+    assert client.get("/api/friends", headers={"Authorization": f"Bearer {too_late}"}).status_code == 401
+    assert not connect(token=too_late).is_connected()
 
 
 def test_connect_refusal_tells_expired_from_invalid(app, auth):
@@ -228,11 +243,11 @@ def test_removed_friend_gets_no_presence_and_cannot_send(connect, client, auth):
 def test_socket_does_not_outlive_its_token(app, connect, auth):
     alice, bob = auth.user("alice"), auth.user("bob")
     conversation_id = auth.befriend(alice, bob)
-    # Tokens count whole seconds from a truncated `iat`: pick the expiry itself, a few seconds
-    # ahead, so a slow connect cannot find the token already spent.
+    # Tokens count whole seconds from a truncated `iat`: pick when the token stops being accepted
+    # (its exp plus the leeway), a few seconds ahead, so a slow connect cannot find it already spent.
     expires_at = int(time.time()) + 3
     short = make_token({"id": alice.id, "username": "alice", "created_at": alice.created_at},
-                       lifetime=3, now=expires_at - 3)
+                       lifetime=3, now=expires_at - 3 - jwt.DEFAULT_LEEWAY_SECONDS)
     sock, idle = connect(token=short), connect(token=short)
     keeper = connect(bob)
     assert sock.is_connected() and idle.is_connected()

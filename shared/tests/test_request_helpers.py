@@ -95,6 +95,15 @@ def test_missing_bad_and_expired_tokens_are_401(client):
     assert response.status_code == 401 and 'error_description="expired"' in response.headers["WWW-Authenticate"]
 
 
+def test_expiry_leeway_is_the_shared_one(client):
+    """The same 5 s every verifier uses (chat's socket handshake included): 3 s late passes, 10 s late does not."""
+    now = int(time.time())
+    just_late = token(iat=now - 63, exp=now - 3)
+    too_late = token(iat=now - 70, exp=now - 10)
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {just_late}"}).status_code == 200
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {too_late}"}).status_code == 401
+
+
 def test_refresh_tokens_are_not_access_tokens(client):
     assert client.get("/whoami", headers={"Authorization": f"Bearer {token(typ='refresh')}"}).status_code == 401
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 def expired_access_token(stack, user: dict) -> str:
     """What the browser holds once its access token has lapsed (past exp and the verifiers' leeway).
 
-    Waiting for a real lapse takes ACCESS_TOKEN_TTL plus the 30 s leeway; minting the
+    Waiting for a real lapse takes ACCESS_TOKEN_TTL plus the 5 s leeway; minting the
     same token with the stack's own key and an exp a minute ago is the same thing, now.
     """
     ring = key_ring_from_env(load_or_create_secrets(stack.run_dir))

@@ -14,8 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # service package -> the prefix its document and docs page are served under
 SERVICES = {"auth_service": "/auth", "chat_service": "/api"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
-# Served by the docs blueprint for the page's own files, not part of the API.
-UNDOCUMENTED_ENDPOINTS = {"static", "api_docs.docs_asset"}
+# Served by the docs blueprint for the page's own files, and auth's notices to chat without Redis
+# (service to service, never through the gateway: docs/architecture.md): not part of the API.
+UNDOCUMENTED_ENDPOINTS = {"static", "api_docs.docs_asset", "internal.sessions_ended", "internal.accounts_deleted"}
 
 
 def document_path(service: str) -> Path:

@@ -79,3 +79,33 @@ def test_deleting_an_account_reaches_every_instance(stack):
     assert requests.post(f"{stack.url}/auth/token", json={"username": alice["username"], "password": PASSWORD},
                          timeout=10).status_code == 401
     assert requests.get(f"{stack.url}/api/conversations", headers=alice["headers"], timeout=10).status_code == 401
+
+
+def test_without_redis_a_deletion_reaches_chat_at_once(live_stack):
+    """The quick start (`make up`: SQLite, no Redis) as well: auth tells chat itself, so the deleted
+    user's socket ends, their token is refused and their messages read "Deleted user"."""
+    base = live_stack.url
+    alice, bob = new_user(base, "quitting"), new_user(base, "remaining")
+    conversation_id = befriend(base, alice, bob)
+    assert requests.post(f"{base}/api/conversations/{conversation_id}/messages", json={"text": "so long"},
+                         headers=alice["headers"], timeout=10).status_code == 201
+    removed: list[dict] = []
+    ended = threading.Event()
+    bob_socket = connect(base, bob["token"], {"friend_removed": removed.append})
+    alice_socket = connect(base, alice["token"], {"session_ended": lambda *_: ended.set()})
+    try:
+        deleted = requests.delete(f"{base}/auth/me", json={"password": PASSWORD}, headers=alice["headers"],
+                                  timeout=10)
+        assert deleted.status_code == 204, deleted.text
+        wait_until(lambda: not alice_socket.connected, 3, "the deleted user's socket to be disconnected")
+        assert ended.is_set()
+        wait_until(lambda: removed, 3, "the friend to hear of the removal")
+        assert (removed[0]["friend"]["username"], removed[0]["friend"]["deleted"]) == ("Deleted user", True)
+    finally:
+        for sio in (bob_socket, alice_socket):
+            if sio.connected:
+                sio.disconnect()
+    assert requests.get(f"{base}/api/conversations", headers=alice["headers"], timeout=10).status_code == 401
+    [message] = history(base, bob, conversation_id)
+    assert (message["text"], message["sender"]["username"], message["sender_deleted"]) == \
+        ("so long", "Deleted user", True)

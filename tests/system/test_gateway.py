@@ -238,3 +238,24 @@ def test_client_address_reaches_auth_through_x_forwarded_for(start_stack):
         bystander_try = bystander.post(f"{stack.url}/auth/login",
                                        json={"username": "nobody", "password": "wrong password"}, timeout=10)
         assert bystander_try.status_code == 401
+
+
+def test_internal_calls_are_not_reachable_through_the_gateway(live_stack):
+    """auth's notices to chat (no Redis: shared.notices) go to the instance itself; the same signed
+    notice sent through the gateway is refused there and ends nothing."""
+    from shared import jwt, notices
+    from shared.config import key_ring_from_env
+    from stack.stack import load_or_create_secrets
+
+    user = new_user(live_stack.url, "internal")
+    ring = key_ring_from_env(load_or_create_secrets(live_stack.run_dir))
+    session_id = jwt.decode(user["token"], ring, issuer="chat-auth", audience="chat")["sid"]
+    body = {"notice": notices.sign_notice(notices.SESSIONS_ENDED, {"session_ids": [session_id], "keep_for": 60},
+                                          ring, issuer="chat-auth")}
+    outside = requests.post(f"{live_stack.url}/internal/sessions-ended", json=body, timeout=10)
+    assert outside.status_code == 404 and outside.json()["error"]["code"] == "not_found"
+    assert requests.get(f"{live_stack.url}/api/friends", headers=user["headers"], timeout=10).status_code == 200
+    # The notice itself was good: sent to the chat instance directly, it ends the session.
+    inside = requests.post(f"{live_stack.chat_urls[0]}/internal/sessions-ended", json=body, timeout=10)
+    assert inside.status_code == 204
+    assert requests.get(f"{live_stack.url}/api/friends", headers=user["headers"], timeout=10).status_code == 401

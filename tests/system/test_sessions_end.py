@@ -159,3 +159,31 @@ def test_log_out_everywhere_ends_every_session_of_the_user_only(stack):
     finally:
         for login in (phone, laptop, bystander):
             login.close()
+
+
+def test_without_redis_every_ending_reaches_chat_at_once(live_stack):
+    """The quick start (`make up`: SQLite, no Redis, one chat instance) keeps the same promises:
+    auth tells chat itself. Logout, a password change (every other session) and "log out
+    everywhere" each refuse the ended session's token at /auth and /api and end its socket."""
+    base = live_stack.url
+    user = new_user(base, "quick")
+    here, kept, other = (Login(base, user["username"], live_stack.chat_urls) for _ in range(3))
+    try:
+        started = time.monotonic()
+        assert requests.post(f"{base}/auth/logout", json={"refresh_token": here.refresh}, timeout=10).status_code == 204
+        assert_ended(here, started)
+        assert_alive(kept)
+
+        started = time.monotonic()
+        changed = requests.post(f"{base}/auth/me/password", headers=kept.headers, timeout=10,
+                                json={"current_password": PASSWORD, "new_password": PASSWORD + " 2"})
+        assert changed.status_code == 204, changed.text
+        assert_ended(other, started)
+        assert_alive(kept)
+
+        started = time.monotonic()
+        assert requests.post(f"{base}/auth/logout-all", headers=kept.headers, timeout=10).status_code == 204
+        assert_ended(kept, started)
+    finally:
+        for login in (here, kept, other):
+            login.close()
