@@ -469,8 +469,7 @@ class Stack:
         os.replace(scratch, self.state_file)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop every process this stack started: the gateway first, so no request reaches a
-        stopping service, then the others together."""
+        """Stop every process this stack started, all at once."""
         processes = [self.running.pop(name) for name in reversed(list(self.running))]
         stop_processes(processes, timeout=timeout)
         self.state_file.unlink(missing_ok=True)
@@ -519,16 +518,15 @@ def read_state_file(run_dir: Path | str) -> dict:
 
 
 def stop_processes(processes: Sequence[RunningProcess], timeout: float = 15.0) -> None:
-    """Stop the gateway (if listed) first, then the rest side by side: each one's graceful stop
-    overlaps the others' instead of adding to them."""
-    gateway = [process for process in processes if process.name == "gateway"]
-    others = [process for process in processes if process.name != "gateway"]
-    for group in (gateway, others):
-        for process in group:
-            _signal_stop(process, process.stop_signal)
-        deadline = time.monotonic() + timeout
-        for process in group:
-            _finish_stop(process, deadline)
+    """Stop every process at once: each one's graceful stop overlaps the others' instead of
+    adding to them (one after another, `make down` took 5 s on a busy machine, auth's stop alone
+    1.3 s after the gateway's 2 s drain). The longest is the gateway's, bounded by
+    worker_shutdown_timeout; a chat instance's open WebSockets end when the gateway closes them."""
+    for process in processes:
+        _signal_stop(process, process.stop_signal)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        _finish_stop(process, deadline)
 
 
 def stop_process(process: RunningProcess, sig: int | None = None, timeout: float = 15.0) -> None:

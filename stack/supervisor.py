@@ -119,8 +119,8 @@ class Supervisor:
                 if now - backoff.up_since >= STABLE_AFTER:
                     backoff.delay = BACKOFF_FIRST
                 backoff.due = now + backoff.delay
-                log.warning("%s (pid %d) ended (%s); restarting in %.1f s",
-                            name, process.pid, describe_exit(process.last_exit), backoff.delay)
+                log.warning("%s (pid %d) ended (%s)%s", name, process.pid, describe_exit(process.last_exit),
+                            "" if revive else f"; restarting in {backoff.delay:.1f} s")
                 changed = True
             if backoff.due is not None and (revive or now >= backoff.due):
                 self._restart(name, process, backoff)
