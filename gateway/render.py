@@ -48,7 +48,9 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # connection still takes a dead instance out at once (the request goes to another through
 # @retry), but it is tried again after 1 s: a restarted instance takes traffic within about a
 # second of answering, and a dead one costs one refused connect (well under 1 ms on loopback)
-# per second.
+# per second. Measured with a chat instance killed (SIGKILL) under traffic and restarted by the
+# supervisor: routed to again 0.03-0.04 s after it answered its health check, against 2.5-6.9 s
+# with the default; no request failed either way (the other instance took them).
 LOCAL_CHAT_MAX_FAILS = 1
 LOCAL_CHAT_FAIL_TIMEOUT = "1s"
 # How long `nginx -s quit` (SIGQUIT) lets open connections finish before closing them. Without

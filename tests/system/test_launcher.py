@@ -39,8 +39,9 @@ pytestmark = pytest.mark.system
 # Requests sent right after `up` returns, half to the API and half Socket.IO handshakes, each
 # with a route cookie of its own so they spread over both instances.
 REQUESTS_AFTER_UP = 200
-# "Back within seconds": a gunicorn service answers about 1.5 s after a kill (0.5 s back-off).
-BACK_WITHIN = 6.0
+# "Back within seconds": a gunicorn service answers about 1.5 s after a kill (0.5 s back-off),
+# up to 8 s on a machine with 2 CPUs at load average 14. Before: never.
+BACK_WITHIN = 10.0
 
 
 def cookieless_session() -> requests.Session:
