@@ -78,10 +78,13 @@ def _bring_back(state: dict) -> int:
     else:
         print("The stack is already running (`make down` stops it).")
     deadline = time.monotonic() + UP_TIMEOUT
-    while not _ready(state := read_state_file(run_dir())):
+    while True:
+        state = read_state_file(run_dir())
         if not supervisor_alive(state) or time.monotonic() > deadline:
             print_status(state)
             raise StackError(f"the stack did not come back (see {run_dir() / 'logs'})")
+        if _ready(state):
+            break
         time.sleep(0.2)
     chat = [p.name for p in _processes(state) if p.name.startswith("chat-")]
     wait_routed(state["url"], chat, timeout=max(1.0, deadline - time.monotonic()))
@@ -89,7 +92,7 @@ def _bring_back(state: dict) -> int:
     return 0
 
 
-def _start_supervisor() -> int:
+def _start_supervisor() -> None:
     log_dir = run_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "stack.log"
@@ -106,7 +109,7 @@ def _start_supervisor() -> int:
             ours = state.get("supervisor", {}).get("pid") == supervisor.pid
             if ours and state["supervisor"]["state"] == "running":
                 print_status(state)
-                return 0
+                return
             if supervisor.poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

@@ -82,11 +82,18 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_revive)
         self.specs = {spec.name: spec for spec in self.stack.processes()}
         log.info("starting %s (run directory %s)", ", ".join(self.specs), self.stack.run_dir)
+        # Recorded before anything starts, so `down` finds the supervisor even mid-start.
+        self.stack.run_dir.mkdir(parents=True, exist_ok=True)
+        self.stack.write_state()
         try:
             self.stack.start()
         except Stopping:
             log.info("stopped during start-up")
             return 0
+        finally:
+            if not self.started and self.stack.state_file.exists() and not self.stack.running:
+                # Nothing runs (a failed or interrupted start): leave no record of a stack.
+                self.stack.state_file.unlink()
         self.started = True
         now = time.monotonic()
         self.backoff = {name: Backoff(up_since=now) for name in self.stack.running}
