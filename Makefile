@@ -1,7 +1,9 @@
 # Everyday commands. Works from a fresh clone: the virtualenv is created on first use
 # and re-synced whenever a requirements file changes (stamp file).
-#   make up       start gateway + auth + chat + frontend on http://127.0.0.1:8080 (see README)
-#   make status   every process, its pid, port and health
+#   make up       start gateway + auth + chat + frontend on http://127.0.0.1:8080 (see README), under a
+#                 supervisor that restarts a process that dies; on a half-dead stack, brings back what is down
+#   make status   the supervisor and every process: pid, port, restarts, last exit, health
+#   make restart  restart the chat instances one at a time, no request failing
 #   make down     stop exactly what `make up` started
 #   make test     the whole test suite (includes test-faults and test-deploy)
 #   make test-faults  the fault suite alone (Redis, PostgreSQL, a chat instance, auth, a Redis Cluster primary
@@ -21,7 +23,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.requirements-installed
 REQUIREMENTS := requirements-dev.txt shared/pyproject.toml \
 	auth_service/requirements.txt chat_service/requirements.txt web_frontend/requirements.txt
 
-.PHONY: prerequisites venv checkov up down status test test-faults test-deploy bench clean
+.PHONY: prerequisites venv checkov up down status restart test test-faults test-deploy bench clean
 
 venv: $(STAMP)
 
@@ -47,12 +49,15 @@ $(CHECKOV_STAMP): requirements-checkov.txt | prerequisites
 up: prerequisites venv
 	$(BIN)/python -m stack up
 
-# down/status need only the standard library, so they work even without the virtualenv.
+# down/status/restart need only the standard library, so they work even without the virtualenv.
 down:
 	$(PYTHON) -m stack down
 
 status:
 	$(PYTHON) -m stack status
+
+restart:
+	$(PYTHON) -m stack restart
 
 test: prerequisites venv checkov
 	$(BIN)/pytest

@@ -9,8 +9,10 @@ Run directory layout:
     auth.sqlite3     default databases (when no AUTH_/CHAT_DATABASE_URL is given)
     chat.sqlite3
     nginx/           nginx prefix: nginx.conf, nginx.pid, temp paths
-    logs/            one log per process (+ nginx-access.log, nginx-error.log, migrate-*.log)
-    stack.json       what is running: name, pid, port, health URL -- read by `down` and `status`
+    logs/            one log per process (+ nginx-access.log, nginx-error.log, migrate-*.log,
+                     stack.log: the supervisor's own log, restarts included)
+    stack.json       what is running: the supervisor and, per process, pid, port, health URL,
+                     restarts and last exit -- read by `up`, `down` and `status`
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class RunningProcess:
     log: str
     stop_signal: int
     started: str  # /proc start time, so a recycled pid is never signalled
+    restarts: int = 0
+    last_exit: int | None = None  # Popen.returncode of the previous run (negative: killed by that signal)
     popen: subprocess.Popen | None = field(default=None, repr=False, compare=False)
 
     def record(self) -> dict:
@@ -145,6 +149,51 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+def describe_exit(returncode: int | None) -> str:
+    """"exit code 3" / "killed by SIGKILL" for a Popen.returncode ("-" when there is none)."""
+    if returncode is None:
+        return "-"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def chat_health(gateway_url: str, route: str, timeout: float = 2.0) -> tuple[int | None, str | None]:
+    """(status, answering instance) of /api/healthz through the gateway for one route cookie."""
+    request = urllib.request.Request(gateway_url + "/api/healthz", headers={"Cookie": f"route={route}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read()).get("instance")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+    except (OSError, ValueError):
+        return None, None
+
+
+def wait_routed(gateway_url: str, instances: Sequence[str], timeout: float) -> None:
+    """Return once the gateway sends requests to every chat instance in `instances`.
+
+    The chat upstream hashes the route cookie onto the instances it holds as live and rehashes
+    a cookie whose instance it holds as failed; so an instance answers some cookie exactly when
+    the gateway routes to it. 64 cookies reach every one of a few instances.
+    """
+    deadline = time.monotonic() + timeout
+    missing = set(instances)
+    while True:
+        for probe in range(64):
+            status, instance = chat_health(gateway_url, f"launcher-probe-{probe}", timeout=1.0)
+            if status == 200:
+                missing.discard(instance)
+            if not missing:
+                return
+        if time.monotonic() > deadline:
+            raise StackError(f"the gateway does not route to {', '.join(sorted(missing))} within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def tail(path: Path | str, lines: int = 30) -> str:
     try:
         text = Path(path).read_text(errors="replace")
@@ -210,6 +259,8 @@ class Stack:
         self.nginx_dir = self.run_dir / "nginx"
         self.state_file = self.run_dir / "stack.json"
         self.running: dict[str, RunningProcess] = {}
+        # Written into stack.json as "supervisor" when a supervisor owns the processes.
+        self.supervisor: dict | None = None
 
     # -- addresses -------------------------------------------------------------------------------
 
@@ -334,15 +385,29 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._write_nginx_conf()
         self._migrate()
+        # The gateway takes traffic only once every service answers: nginx holds an instance that
+        # refused a connection as failed for fail_timeout, and one that is still starting would
+        # be refused.
+        services = [spec for spec in specs if spec.name != "gateway"]
+        gateway = [spec for spec in specs if spec.name == "gateway"]
         try:
-            for spec in specs:
-                self._spawn(spec)
-            self._write_state()
-            self._wait_healthy(specs)
+            for group in (services, gateway):
+                for spec in group:
+                    self.spawn(spec)
+                self.write_state()
+                self._wait_healthy(group)
+            self.wait_routed(self.chat_instance_names)
         except BaseException:
             self.stop()
             raise
         return self
+
+    @property
+    def chat_instance_names(self) -> list[str]:
+        return [f"chat-{i}" for i in range(len(self.chat_ports))]
+
+    def wait_routed(self, instances: Sequence[str]) -> None:
+        wait_routed(self.url, instances, self.startup_timeout)
 
     def _migrate(self) -> None:
         """Run the migrations side by side (each service has its own database)."""
@@ -364,7 +429,7 @@ class Stack:
         if failed:
             raise StackError("\n".join(failed))
 
-    def _spawn(self, spec: ProcessSpec) -> RunningProcess:
+    def spawn(self, spec: ProcessSpec) -> RunningProcess:
         with open(spec.log, "ab") as output:
             popen = subprocess.Popen(
                 spec.argv, cwd=REPO_ROOT, env=dict(spec.env), stdin=subprocess.DEVNULL,
@@ -372,7 +437,7 @@ class Stack:
                 preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
         process = RunningProcess(spec.name, popen.pid, spec.port, spec.health_url, str(spec.log),
-                                 int(spec.stop_signal), process_start_time(popen.pid), popen)
+                                 int(spec.stop_signal), process_start_time(popen.pid), popen=popen)
         self.running[spec.name] = process
         return process
 
@@ -400,27 +465,35 @@ class Stack:
             return tail(self.log_dir / "nginx-error.log")
         return tail(self.running[name].log)
 
-    def _write_state(self) -> None:
-        state = {"url": self.url, "processes": [p.record() for p in self.running.values()]}
-        self.state_file.write_text(json.dumps(state, indent=2) + "\n")
+    def write_state(self) -> None:
+        """Write stack.json (whole or not at all: `status` may read it at any moment)."""
+        state = {"url": self.url, **({"supervisor": self.supervisor} if self.supervisor else {}),
+                 "processes": [p.record() for p in self.running.values()]}
+        scratch = self.state_file.with_suffix(".json.tmp")
+        scratch.write_text(json.dumps(state, indent=2) + "\n")
+        os.replace(scratch, self.state_file)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop every process this stack started, newest first."""
-        for name in reversed(list(self.running)):
-            stop_process(self.running.pop(name), timeout=timeout)
+        """Stop every process this stack started, all at once."""
+        processes = [self.running.pop(name) for name in reversed(list(self.running))]
+        stop_processes(processes, timeout=timeout)
         self.state_file.unlink(missing_ok=True)
 
     def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         """Stop (SIGTERM: gracefully; SIGKILL: like a crash) one process, e.g. "auth" or "chat-1"."""
         process = self.running.pop(name)
         stop_process(process, sig=sig, timeout=timeout)
-        self._write_state()
+        self.write_state()
 
     def start_service(self, name: str) -> None:
         spec = next(spec for spec in self.processes() if spec.name == name)
-        self._spawn(spec)
-        self._write_state()
+        self.spawn(spec)
+        self.write_state()
         self._wait_healthy([spec])
+        # Healthy is not yet routed: nginx may hold the instance as failed for fail_timeout, and
+        # stopping the next instance of a rolling restart before then left none to route to.
+        if "gateway" in self.running and name in self.chat_instance_names:
+            self.wait_routed([name])
 
     def stop_chat(self, instance: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         self.stop_service(f"chat-{instance}", sig, timeout)
@@ -438,17 +511,37 @@ class Stack:
 
     @classmethod
     def read_state(cls, run_dir: Path | str) -> list[RunningProcess]:
-        state_file = Path(run_dir) / "stack.json"
-        if not state_file.exists():
-            return []
-        return [RunningProcess(**record) for record in json.loads(state_file.read_text())["processes"]]
+        return [RunningProcess(**record) for record in read_state_file(run_dir).get("processes", [])]
+
+
+def read_state_file(run_dir: Path | str) -> dict:
+    """stack.json as written by `Stack.write_state` ({} when nothing was started)."""
+    try:
+        return json.loads((Path(run_dir) / "stack.json").read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def stop_processes(processes: Sequence[RunningProcess], timeout: float = 15.0) -> None:
+    """Stop every process at once: each one's graceful stop overlaps the others' instead of
+    adding to them (one after another, `make down` took 5 s on a busy machine, auth's stop alone
+    1.3 s after the gateway's 2 s drain). The longest is the gateway's, bounded by
+    worker_shutdown_timeout; a chat instance's open WebSockets end when the gateway closes them."""
+    for process in processes:
+        _signal_stop(process, process.stop_signal)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        _finish_stop(process, deadline)
 
 
 def stop_process(process: RunningProcess, sig: int | None = None, timeout: float = 15.0) -> None:
     """Send the stop signal, wait, then SIGKILL the whole process group (gunicorn workers included)."""
-    sig = process.stop_signal if sig is None else sig
+    _signal_stop(process, process.stop_signal if sig is None else sig)
+    _finish_stop(process, time.monotonic() + timeout)
+
+
+def _signal_stop(process: RunningProcess, sig: int) -> None:
     if not process.alive():
-        _reap(process)
         return
     try:
         if sig == signal.SIGKILL:
@@ -457,15 +550,23 @@ def stop_process(process: RunningProcess, sig: int | None = None, timeout: float
             os.kill(process.pid, sig)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + timeout
+
+
+def _finish_stop(process: RunningProcess, deadline: float) -> None:
+    """Wait for the process until `deadline`, then SIGKILL its whole group (workers included)."""
     while process.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     if process.alive():
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(process.pid)
     _reap(process)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL what is left of the process group `pid` leads (e.g. the workers of a dead master)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _reap(process: RunningProcess) -> None:
