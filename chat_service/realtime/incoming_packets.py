@@ -242,7 +242,11 @@ def close_on_unreadable(server: socketio.Server) -> None:
 
     def on_message(eio_sid: str, data: Any) -> None:
         connecting = isinstance(data, str) and data[:1] == "0"
-        if connecting or server.manager.sid_from_eio_sid(eio_sid, "/") is not None:
+        if not data or not isinstance(data, (str, bytes)):
+            # Empty, or JSON engine.io decoded itself ("4null", "4{}"): python-socketio would take an
+            # empty one for an event without data and fail on it.
+            reason = "Not a Socket.IO packet."
+        elif connecting or server.manager.sid_from_eio_sid(eio_sid, "/") is not None:
             try:
                 deliver(eio_sid, data)
                 return
