@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 from wsproto import WSConnection
 from wsproto.connection import ConnectionType
+from wsproto.utilities import LocalProtocolError
 from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Message, Ping, RejectConnection, \
     Request, TextMessage
 
@@ -120,7 +121,7 @@ class WebSocketClient(RawClient):
             self.sock.sendall(self.ws.send(event))
         except OSError:
             raise Closed(False, detail="the connection broke while sending") from None
-        except Exception:  # wsproto refuses to send on a connection it knows is closed
+        except LocalProtocolError:  # wsproto refuses to send on a connection it knows is closed
             raise self.closed or Closed(False, detail="sending on a closed connection") from None
 
     def _next_event(self, timeout: float):
@@ -156,7 +157,7 @@ class WebSocketClient(RawClient):
                 self.closed = Closed(True, event.code, event.reason or "")
                 try:
                     self.sock.sendall(self.ws.send(event.response()))
-                except Exception:  # already closed under us
+                except (OSError, LocalProtocolError):  # already closed under us
                     pass
                 raise self.closed
 
