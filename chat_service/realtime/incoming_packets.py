@@ -119,11 +119,8 @@ class EventJson:
             raise UnreadableJson("The event is not valid JSON.") from error
 
 
-def _size(encoded: str | bytes) -> int:
-    """Bytes on the wire: text counts in UTF-8 (measured only when its characters alone leave doubt)."""
-    if isinstance(encoded, str) and not encoded.isascii():
-        return len(encoded.encode("utf-8", "surrogatepass"))
-    return len(encoded)
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 class EventPacket(packet.Packet):
@@ -147,7 +144,7 @@ class EventPacket(packet.Packet):
         self.namespace = None
         self.data = None
         self.id = None
-        self.size = _size(encoded_packet)
+        self.text = encoded_packet
         rest, attachments = encoded_packet[1:], 0
         if self.packet_type in (packet.BINARY_EVENT, packet.BINARY_ACK):
             count, dash, rest = rest.partition("-")
@@ -170,7 +167,7 @@ class EventPacket(packet.Packet):
         elif self.packet_type == packet.CONNECT_ERROR:
             raise UnreadablePacket("Clients do not send CONNECT_ERROR.")
         elif rest:
-            if self.size > self.max_event_size:
+            if self.over_limit(encoded_packet):
                 raise UnreadablePacket("A packet over the size limit.")
             try:
                 self.data = EventJson.loads(rest)
@@ -182,7 +179,7 @@ class EventPacket(packet.Packet):
 
     def _event(self, payload: str) -> list:
         """`[name, *args]`, or `[REFUSED_EVENT, error]` when the event cannot be handled."""
-        if self.size > self.max_event_size:
+        if self.over_limit(self.text):
             return self.refused(PayloadTooLarge(f"An event is at most {self.max_event_size} bytes."))
         try:
             data = EventJson.loads(payload)
@@ -195,6 +192,13 @@ class EventPacket(packet.Packet):
             return self.refused(NotFound("There is no such event."))
         return data
 
+    def over_limit(self, text: str) -> bool:
+        """Whether the packet's text is over the event limit in UTF-8 bytes; measured only when its
+        length in characters leaves doubt (a character is 1 to 4 bytes)."""
+        if len(text) > self.max_event_size:
+            return True
+        return len(text) * 4 > self.max_event_size and _utf8_size(text) > self.max_event_size
+
     @staticmethod
     def refused(error: ApiError) -> list:
         return [REFUSED_EVENT, error]
@@ -205,12 +209,11 @@ class EventPacket(packet.Packet):
         if len(self.attachments) >= self.attachment_count:
             raise UnreadablePacket("An attachment nobody announced.")
         self.attachments.append(attachment)
-        self.size += len(attachment)
         if len(self.attachments) < self.attachment_count:
             return False
         if self.data and self.data[0] is REFUSED_EVENT:
             return True
-        if self.size > self.max_event_size:
+        if _utf8_size(self.text) + sum(map(len, self.attachments)) > self.max_event_size:
             self.data = self.refused(PayloadTooLarge(f"An event is at most {self.max_event_size} bytes."))
             return True
         try:
