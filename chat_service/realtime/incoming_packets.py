@@ -17,8 +17,9 @@ acknowledged waited forever. Here, through python-socketio's `serializer=` optio
   server does on a parse error: the client sees it closed and reconnects instead of waiting.
 
 Sizes: engine.io's `max_http_buffer_size` is the transport's limit (a larger WebSocket message closes
-with 1009, a larger polling POST is 413); events are limited to `max_event_size` below it, so one
-between the two is answered `payload_too_large` and the connection stays.
+with 1009, the gateway refuses a larger long-polling POST with 413); events are limited to
+`max_event_size` below it, so one between the two is answered `payload_too_large` and the connection
+stays.
 """
 
 from __future__ import annotations
