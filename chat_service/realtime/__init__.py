@@ -8,6 +8,7 @@ from flask_socketio import SocketIO
 
 from ..cache import INVALIDATING_EVENTS, LookupCache
 from ..config import Config
+from .incoming_packets import EventPacket, close_on_unreadable
 from .managers import OnceManager, OnceRedisManager
 from .ordering import MessageOrder
 from .origins import OriginPolicy
@@ -28,16 +29,25 @@ def create_manager(config: Config, cache: LookupCache, order: MessageOrder) -> s
     return manager
 
 
+# A Socket.IO message may be this many times the event limit (MAX_CONTENT_LENGTH): an event between the
+# two is read far enough to be answered `payload_too_large` on a socket that stays open; a larger one
+# closes the WebSocket (1009) or is a 413 on long-polling. The gateway's /socket.io/ body limit is the
+# same (128k for the default 64 KiB), so a long-polling client gets the same answers through it.
+TRANSPORT_LIMIT_FACTOR = 2
+
+
 def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCache,
                     order: MessageOrder) -> SocketIO:
     """The app's Flask-SocketIO server; joined to the other instances through
     Redis when REDIS_URL is set, so an emit here reaches sockets everywhere."""
-    return SocketIO(
+    server = SocketIO(
         app,
         async_mode=async_mode,
         client_manager=create_manager(config, cache, order),
         cors_allowed_origins=OriginPolicy(config.allowed_origins),
-        max_http_buffer_size=config.max_content_length,
+        max_http_buffer_size=TRANSPORT_LIMIT_FACTOR * config.max_content_length,
+        # Every event a client sends is answered (incoming_packets.py).
+        serializer=EventPacket.limited_to(config.max_content_length),
         # Each ping costs the worker a few greenlet switches per socket; with thousands
         # of idle sockets the default 25 s showed in message latency. The gateway's
         # proxy_read_timeout (120 s) must stay above interval + timeout (a long-poll is
@@ -50,3 +60,5 @@ def create_socketio(app: Flask, config: Config, async_mode: str, cache: LookupCa
         logger=False,
         engineio_logger=False,
     )
+    close_on_unreadable(server.server)
+    return server

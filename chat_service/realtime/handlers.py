@@ -18,7 +18,7 @@ from redis import RedisError
 
 from shared import jwt
 from shared.database import database_unavailable, retry_if_connection_died, unavailable
-from shared.errors import ApiError, BadRequest, InternalError, Unauthorized
+from shared.errors import ApiError, BadRequest, InternalError, NotFound, Unauthorized
 from shared.request_auth import ACCESS_COOKIE, SESSION_ENDED, verify_access_token
 from shared.sessions import SESSION_CLAIM
 from shared.validation import Id, check_field
@@ -27,6 +27,7 @@ from .. import db
 from ..state import app_state
 from ..services import message_changes, messages, presence, reactions, users
 from .connections import Connection
+from .incoming_packets import REFUSED_EVENT
 from .rooms import user_room
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,18 @@ def register_handlers(app: Flask, socketio: SocketIO) -> None:
         conversation_id = check_field("conversation_id", Id(), data.get("conversation_id"))
         messages.mark_read(db.session(), connection.user_id, conversation_id, data.get("message_id"))
         return {"ok": True}
+
+    # An event whose payload could not be used (too large, too deep, not an event: incoming_packets.py)
+    # carries the error to answer with; an event of no known name is answered too, so a client that
+    # waits for its acknowledgement never waits in vain.
+    def on_refused(sid: str, error: ApiError, *_ignored: Any) -> Ack:
+        return error_ack(error)
+
+    def on_unknown(event: str, sid: str, *_ignored: Any) -> Ack:
+        return error_ack(NotFound("There is no such event."))
+
+    socketio.server.on(REFUSED_EVENT, on_refused, namespace="/")
+    socketio.server.on("*", on_unknown, namespace="/")
 
     @socketio.on_error_default
     def on_unexpected_error(error: Exception) -> Ack:

@@ -130,7 +130,16 @@ def _websocket_handler(self: Socket, ws):
         if p is None:
             # connection closed by client
             break
-        pkt = packet.Packet(encoded_packet=p)
+        try:
+            pkt = packet.Packet(encoded_packet=p)
+        except Exception as e:
+            # Not an Engine.IO packet (an unknown type; a payload nested deep enough that the JSON
+            # parser gives up with a RecursionError). engine.io let the error out of this handler,
+            # which dropped the TCP connection with no close frame and never closed the session; it
+            # is closed like any other connection instead, as Engine.IO's own server does.
+            self.server.logger.info('%s: Unreadable packet "%s", closing connection', self.sid,
+                                    e.__class__.__name__)
+            break
         try:
             self.receive(pkt)
         except exceptions.UnknownPacketError:

@@ -162,6 +162,32 @@ def test_a_message_refused_for_its_length_offers_no_retry(live_stack, browser):
         context.close()
 
 
+def test_a_message_too_large_to_send_says_so_and_the_page_stays_connected(live_stack, browser):
+    """An event over the server's 64 KiB limit is refused by the page before it goes (over twice
+    that the server would close the socket): the user reads why, and nothing else breaks."""
+    base = live_stack.url
+    alice_name, bob_name = new_username("alice"), new_username("bob")
+    alice_api, bob_api = api_session(base, alice_name), api_session(base, bob_name)
+    conversation_id = befriend(base, alice_api, bob_api, bob_name)
+    context, page = signed_in_page(browser, base, alice_api)
+    composer = page.locator("#composer-text")
+    try:
+        page.goto(f"/chat/{conversation_id}")
+        expect(composer).to_be_editable()
+        composer.evaluate("(box) => box.removeAttribute('maxlength')")
+        composer.fill("é" * 40_000)  # 80 KB in UTF-8
+        composer.press("Enter")
+        expect(page.locator(".message.failed .message-status")).to_have_text("Not sent: message too large.",
+                                                                             timeout=3000)
+        expect(page.locator(".retry-button")).to_have_count(0)
+        composer.fill("small enough")
+        composer.press("Enter")
+        expect(page.locator(".message.mine:not(.failed) .message-status").last).to_have_text("Sent")
+        expect(page.locator("#connection-status")).to_be_hidden()
+    finally:
+        context.close()
+
+
 def test_the_first_enter_of_a_page_is_never_lost(live_stack, browser):
     """Until the page's script can send, the composer takes no keys, so an early Enter cannot
     become a new line in a message that never goes; once it can, the first Enter sends."""

@@ -344,14 +344,15 @@ export class ConversationView {
   refused(pending, error) {
     if (!this.pending.has(pending.clientId)) return;
     if (error?.code === "forbidden") this.setWritable(false);
-    const reason = error?.message || "Not sent.";
+    // Whatever the server said about the size (or the page, before sending), the user reads this.
+    const reason = error?.code === "payload_too_large" ? "message too large." : error?.message || "Not sent.";
     const { node } = pending;
     node.classList.remove("pending", "queued");
     node.classList.add("failed");
     const status = node.querySelector(".message-status");
     status.replaceChildren(`Not sent: ${reason}`);
-    // The same message would be refused again (too long, not allowed here): nothing to retry.
-    if (error?.code !== "validation_error" && error?.code !== "forbidden") {
+    // The same message would be refused again (too long or too large, not allowed here): nothing to retry.
+    if (!["validation_error", "forbidden", "payload_too_large"].includes(error?.code)) {
       const retry = el("button", { className: "retry-button", text: "Retry", attrs: { type: "button" } });
       status.append(" ", retry);
       retry.addEventListener("click", () => {

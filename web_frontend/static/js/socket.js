@@ -4,6 +4,10 @@
 import { goToLogin, refreshSession } from "./api.js";
 
 const OFFLINE_LABEL_DELAY_MS = 1500;
+// The server's limit for one event (MAX_CONTENT_LENGTH, docs/api.md "Limits"). A larger one is
+// answered payload_too_large, and one over twice that closes the socket: refused here, unsent.
+const MAX_EVENT_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
 
 export function connectSocket() {
   const status = document.getElementById("connection-status");
@@ -93,6 +97,11 @@ export function connectSocket() {
     },
     emit(event, data, timeoutMs = 8000) {
       return new Promise((resolve) => {
+        // The bytes of the packet's JSON, within a few of what goes out (`42<ack id>` before it).
+        if (encoder.encode(JSON.stringify([event, data])).length > MAX_EVENT_BYTES) {
+          resolve({ ok: false, error: { code: "payload_too_large", message: "Message too large." } });
+          return;
+        }
         if (!socket.connected) {
           resolve({ ok: false, error: { code: "offline", message: "Not connected." } });
           return;
