@@ -56,9 +56,11 @@ def api_user(base: str, prefix: str) -> tuple[str, requests.Session]:
     return username, session
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fuzz_user(live_stack) -> tuple[dict[str, str], dict[str, int]]:
-    """The fuzzing user's headers, and real ids it may use: {path parameter: id}."""
+    """The fuzzing user's headers, and real ids it may use: {path parameter: id}. One per
+    service: fuzzing auth ends the user's sessions (logout, password change), which chat
+    then refuses at once."""
     base = live_stack.url
     name, me = api_user(base, "fuzz")
     _, friend = api_user(base, "fuzzfriend")

@@ -262,7 +262,6 @@ MALFORMED = [
     ("truncated escape", lambda p: get(p + b"a%2"), 400, "bad_request"),
     ("dot segments above the root", lambda p: get(p + b"../.."), 400, "bad_request"),
     ("dot segment after an empty one", lambda p: get(p + b"/..%2f"), 400, "bad_request"),
-    ("encoded control character", lambda p: get(p + b"a%01b"), 400, "bad_request"),
     ("raw control character", lambda p: get(p + b"a\x01b"), 400, "bad_request"),
     ("raw DEL", lambda p: get(p + b"a\x7fb"), 400, "bad_request"),
     ("raw space", lambda p: get(p + b"a b"), 400, "bad_request"),
