@@ -112,12 +112,13 @@ def traffic(deployment, world, figures_by_phase: dict, phase: str, disturb) -> d
         wait_until(lambda: all(o.first_ack.is_set() for o in outboxes), 30, "every sender's first ack")
         disturb()
         time.sleep(2)
-        wait_until(lambda: all(c.ready.is_set() for c in clients), 60, "every client to reconnect and catch up")
         try:
+            wait_until(lambda: all(c.ready.is_set() for c in clients), 60, "every client to reconnect and catch up")
             for sender in senders:
                 sender.stop()
         except AssertionError as error:
-            raise AssertionError(f"{error}: {diagnosis(clients, outboxes)}") from None
+            raise AssertionError(f"{error}: {diagnosis(clients, outboxes)}\n"
+                                 f"gateway: {deployment.gateway_problems(started_at - 1)}") from None
     for outbox in outboxes:
         assert not outbox.failures, outbox.failures
     # Everything acknowledged reaches every member's clients, live or in the catch-up.

@@ -65,7 +65,7 @@ SOCKET_SENDERS = (("group", "u0@A"), ("u0-u1", "u1@B"))
 REST_SENDERS = (("u2-u3", "u3@gateway-ws"), ("u1-u2", "u2@C"))
 
 COLUMNS = ("sent", "acknowledged", "stored", "delivered_live", "delivered_by_catch_up", "never_delivered",
-           "acked_but_lost", "duplicated", "answered_503", "server_errors_not_503", "caught_up_s")
+           "acked_but_lost", "duplicated", "out_of_order", "answered_503", "server_errors_not_503", "caught_up_s")
 ROWS: dict[str, dict] = {}
 
 
