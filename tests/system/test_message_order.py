@@ -3,8 +3,9 @@
 Three chat instances on PostgreSQL and Redis. Two friends on two different instances send
 to each other at the same time, each waiting for every ack (the browser's outbox), and ten
 members of a group spread over the three instances all send at once. Each socket is read
-raw, frame by frame, so the order checked is the order the server sent (python-socketio's
-client hands each event to a thread of its own, which reorders them).
+raw, packet by packet, so the order checked is the order the server sent (python-socketio's
+client hands each event to a thread of its own, which reorders them). Each socket is read by
+its sender while it waits for acks, then to the end.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import itertools
 import json
 import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 import requests
-import websocket
 
-from shared.testing import wait_until
+from shared.raw_socketio import WebSocketClient
 
 from .chat_load import befriend, new_user
 
@@ -31,59 +30,45 @@ GROUP_MESSAGES = 40  # per member, all members at once
 
 
 class OrderedSocket:
-    """A raw Engine.IO/Socket.IO WebSocket that records `message` events in arrival order."""
+    """A raw WebSocket client that keeps the `message` events it reads, in arrival order."""
 
     def __init__(self, url: str, token: str) -> None:
-        parts = urlsplit(url)
-        self.ws = websocket.create_connection(
-            f"ws://{parts.netloc}/socket.io/?EIO=4&transport=websocket", timeout=10)
-        assert self.ws.recv().startswith("0")  # Engine.IO open
-        self.ws.send("40" + json.dumps({"token": token}))
-        connected = self.ws.recv()
-        assert connected.startswith("40{"), connected
+        self.client = WebSocketClient(url, timeout=10)
+        connected = self.client.connect({"token": token})
+        assert connected.startswith("0{"), connected
         self.messages: list[dict] = []
-        self._acks: dict[int, tuple[threading.Event, list]] = {}
         self._ack_ids = itertools.count(1)
-        self._send_lock = threading.Lock()
-        self._closed = False
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
 
-    def _read(self) -> None:
-        while not self._closed:
-            try:
-                frame = self.ws.recv()
-            except Exception:
-                return
-            if frame == "2":
-                with self._send_lock:
-                    self.ws.send("3")
-            elif frame.startswith("42"):
-                name, *data = json.loads(frame[2:])
-                if name == "message":
-                    self.messages.append(data[0])
-            elif frame.startswith("43"):
-                body = frame[2:]
-                ack_id = int(body[:body.index("[")])
-                done, reply = self._acks.pop(ack_id)
-                reply.extend(json.loads(body[body.index("["):]))
-                done.set()
+    def _read(self, timeout: float) -> str:
+        """The next event or ack; `message` events are kept on the way."""
+        packet = self.client.receive(timeout, kinds="23")
+        if packet.startswith("2"):
+            name, *data = json.loads(packet[1:])
+            if name == "message":
+                self.messages.append(data[0])
+        return packet
 
     def call(self, event: str, data: dict, timeout: float = 15) -> dict:
         ack_id = next(self._ack_ids)
-        done, reply = threading.Event(), []
-        self._acks[ack_id] = (done, reply)
-        with self._send_lock:
-            self.ws.send(f"42{ack_id}" + json.dumps([event, data]))
-        assert done.wait(timeout), f"no ack for {event} {data}"
-        return reply[0]
+        self.client.send(f"2{ack_id}" + json.dumps([event, data]))
+        deadline = time.monotonic() + timeout
+        while True:
+            packet = self._read(max(0.0, deadline - time.monotonic()))
+            if packet.startswith(f"3{ack_id}["):
+                return json.loads(packet[len(f"3{ack_id}"):])[0]
+
+    def read_until(self, conversation_id: int, count: int, timeout: float = 20) -> list[int]:
+        """The ids of the conversation's live messages, once `count` have come."""
+        deadline = time.monotonic() + timeout
+        while len(self.ids(conversation_id)) < count:
+            self._read(max(0.0, deadline - time.monotonic()))
+        return self.ids(conversation_id)
 
     def ids(self, conversation_id: int) -> list[int]:
         return [m["id"] for m in self.messages if m["conversation_id"] == conversation_id]
 
     def close(self) -> None:
-        self._closed = True
-        self.ws.close()
+        self.client.close()
 
 
 def inversions(ids: list[int]) -> list[tuple[int, int]]:
@@ -125,10 +110,8 @@ def test_two_friends_on_two_instances_see_every_message_in_id_order(three_instan
         acked = run_senders([(sockets[0], conversation_id, f"a{time.monotonic_ns()}", DIRECT_MESSAGES),
                              (sockets[1], conversation_id, f"b{time.monotonic_ns()}", DIRECT_MESSAGES)])
         assert len(acked) == 2 * DIRECT_MESSAGES
-        wait_until(lambda: all(len(s.ids(conversation_id)) >= len(acked) for s in sockets), 20,
-                   "every message to reach both sockets")
         for socket in sockets:
-            ids = socket.ids(conversation_id)
+            ids = socket.read_until(conversation_id, len(acked))
             assert inversions(ids) == [], f"{len(inversions(ids))} out of order of {len(ids)}"
             assert sorted(ids) == sorted(acked)
     finally:
@@ -151,10 +134,8 @@ def test_a_group_of_ten_across_three_instances_sees_one_order(three_instances):
         acked = run_senders([(socket, group, f"g{index}-{time.monotonic_ns()}", GROUP_MESSAGES)
                              for index, socket in enumerate(sockets)])
         assert len(acked) == GROUP_MEMBERS * GROUP_MESSAGES
-        wait_until(lambda: all(len(s.ids(group)) >= len(acked) for s in sockets), 20,
-                   "every message to reach every member")
         for index, socket in enumerate(sockets):
-            ids = socket.ids(group)
+            ids = socket.read_until(group, len(acked))
             assert inversions(ids) == [], f"member {index}: {len(inversions(ids))} out of order of {len(ids)}"
             assert sorted(ids) == sorted(acked)
     finally:
