@@ -37,9 +37,25 @@ from schemathesis.specs.openapi.checks import (
 
 pytestmark = pytest.mark.system
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def status_documented_or_uri_too_long(ctx, response, case):
+    """The operation documents the status, or the gateway refused a request line over its limit.
+
+    A generated query can make the request line longer than the 4094 bytes any request may have
+    (docs/api.md, "Limits"); the gateway answers every such request 414 `uri_too_long` before a
+    service sees it, whatever the operation (tests/system/test_hostile_input.py checks that answer).
+    """
+    if response.status_code == 414 and response.json().get("error", {}).get("code") == "uri_too_long":
+        return None
+    return status_code_conformance(ctx, response, case)
+
+
+CHECKS = [not_a_server_error, status_documented_or_uri_too_long, content_type_conformance,
+          response_schema_conformance]
 EXAMPLES_PER_MODE = 25
 # The docs page and the document itself are static files; fuzzing them finds nothing.
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "host", "connection"}
 NOT_FUZZED = {"/auth/docs", "/auth/openapi.json", "/api/docs", "/api/openapi.json"}
 
 
@@ -91,6 +107,11 @@ def fuzz_operation(operation, mode: GenerationMode, base_url: str, headers: dict
     def run(case):
         nonlocal examples
         examples += 1
+        # Headers that frame the request are the HTTP client's, not the API's parameters: a generated
+        # `Content-Length: j"F*` is refused by the gateway before any service (400 `bad_request`, see
+        # docs/api.md), which says nothing about the operation's contract.
+        for name in [name for name in case.headers or {} if name.lower() in FRAMING_HEADERS]:
+            del case.headers[name]
         try:
             case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=CHECKS, timeout=15)
         except (AssertionError, FailureGroup) as failure:
